@@ -1,0 +1,39 @@
+package ctl_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/captura-claim/captura/agent/cli"
+	"github.com/captura-claim/captura/agent/ctl"
+	"github.com/captura-claim/captura/firmware-tools/fw"
+)
+
+// TestMain lets the scripts in testdata/script run capturactl and captura-fw as commands.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"capturactl": func() { os.Exit(ctl.Program.Main(cli.OSEnv(context.Background()), os.Args[1:])) },
+		"captura-fw": func() { os.Exit(fw.Program.Main(cli.OSEnv(context.Background()), os.Args[1:])) },
+	})
+}
+
+// TestScripts runs the end-to-end CLI scripts (testscript format, one .txtar per scenario).
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("SHARED", sharedDir())
+			return nil
+		},
+	})
+}
+
+// sharedDir is ../shared beside the repository, where evaluation-only data lives.
+func sharedDir() string {
+	d, _ := os.Getwd()
+	return d + "/../../../shared"
+}

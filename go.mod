@@ -3,11 +3,14 @@ module github.com/captura-claim/captura
 go 1.26.0
 
 require (
+	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/rogpeppe/go-internal v1.16.0
+	github.com/veraison/go-cose v1.3.0
 	golang.org/x/image v0.48.0
 )
 
 require (
+	github.com/x448/float16 v0.8.4 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/tools v0.26.0 // indirect
 )

@@ -3,6 +3,7 @@ package ctl_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -27,13 +28,15 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("SHARED", sharedDir())
-			return nil
+			sample, err := filepath.Abs("../../protocol/testdata/sample")
+			e.Setenv("SAMPLE", sample)
+			return err
 		},
 	})
 }
 
 // sharedDir is ../shared beside the repository, where evaluation-only data lives.
 func sharedDir() string {
-	d, _ := os.Getwd()
-	return d + "/../../../shared"
+	d, _ := filepath.Abs("../../../shared")
+	return d
 }

@@ -328,4 +328,3 @@ func shortName(ct string) string {
 	b = bytes.TrimSuffix(b, []byte("+cbor"))
 	return string(b)
 }
-

@@ -249,7 +249,7 @@ func writeSamples(t *testing.T, f *vectorFile) {
 	// attempt), the rest of the message untouched.
 	hdr := bytes.Clone(good)
 	j := bytes.Index(hdr, []byte{0x01, 0x27}) // {1: -8}
-	hdr[j+1] = 0x26                          // -7
+	hdr[j+1] = 0x26                           // -7
 	bad("tampered-header.cose", hdr)
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
 	otherSigned, _ := SignRecord(mustSigner(t, other), sampleRecordWithBody(env.Payload))

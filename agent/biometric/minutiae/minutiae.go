@@ -1,5 +1,5 @@
 // Package minutiae defines fingerprint minutiae as the quality and template code share
-// them. The extractor lives beside these types.
+// them, and extracts them from 500 ppi grey images (see Extract).
 package minutiae
 
 // Kind is a minutia type with ISO/IEC 19794-2:2005 codes.
@@ -11,12 +11,26 @@ const (
 	Bifurcation Kind = 2 // ISO code 10
 )
 
+// String names the kind.
+func (k Kind) String() string {
+	switch k {
+	case Ending:
+		return "ending"
+	case Bifurcation:
+		return "bifurcation"
+	}
+	return "other"
+}
+
 // Minutia is one minutia point.
 type Minutia struct {
 	X, Y int // pixels, origin at the top-left corner of the image
 	// Angle is the minutia direction in radians in [0, 2π), measured counter-clockwise
-	// from the positive x axis as ISO/IEC 19794-2 defines it (for an ending, pointing
-	// along the ridge away from its end... see the extractor's doc for the exact rule).
+	// from the positive x axis (x to the right, y up on the page, as ISO/IEC 19794-2
+	// draws it). Following ISO/IEC 19794-2 and ANSI INCITS 378, a ridge ending points
+	// from the end into the ridge it terminates, and a bifurcation points from the fork
+	// into the valley between its two branches: in both cases the direction bisects the
+	// two lines that lie close together.
 	Angle   float64
 	Kind    Kind
 	Quality int // 1..100, 0 when unknown (ISO/IEC 19794-2 semantics)

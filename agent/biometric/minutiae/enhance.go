@@ -29,6 +29,19 @@ func (x *work) period() {
 	w, h, bw, bh := x.w, x.h, x.bw, x.bh
 	raw := make([]float32, bw*bh) // 0 = unknown
 	const nAcross, nAlong = 32, 7
+	// Sample positions relative to the block centre, per orientation bin.
+	var offs [nOrient][nAcross][nAlong][2]int
+	for b := range nOrient {
+		tx, ty := dirOf(b)
+		nx, ny := -ty, tx
+		for t := range nAcross {
+			ft := float64(t - nAcross/2)
+			for a := range nAlong {
+				fa := float64(2 * (a - nAlong/2))
+				offs[b][t][a] = [2]int{int(math.Round(ft*nx + fa*tx)), int(math.Round(ft*ny + fa*ty))}
+			}
+		}
+	}
 	var sig [nAcross]float64
 	var valid []float64
 	for by := 0; by < bh; by++ {
@@ -37,22 +50,21 @@ func (x *work) period() {
 			if !x.fg[k] {
 				continue
 			}
-			cx := float64(bx*blockSize) + blockSize/2
-			cy := float64(by*blockSize) + blockSize/2
-			tx, ty := dirOf(int(x.obin[k]))
-			nx, ny := -ty, tx
+			cx := bx*blockSize + blockSize/2
+			cy := by*blockSize + blockSize/2
+			ob := &offs[x.obin[k]]
+			inside := cx-24 >= 0 && cy-24 >= 0 && cx+24 < w && cy+24 < h
 			for t := range nAcross {
-				s := 0.0
-				ft := float64(t - nAcross/2)
-				for a := range nAlong {
-					fa := float64(2 * (a - nAlong/2))
-					px := int(math.Round(cx + ft*nx + fa*tx))
-					py := int(math.Round(cy + ft*ny + fa*ty))
-					px = min(max(px, 0), w-1)
-					py = min(max(py, 0), h-1)
-					s += float64(x.grey[py*w+px])
+				s := 0
+				for _, o := range ob[t] {
+					px, py := cx+o[0], cy+o[1]
+					if !inside {
+						px = min(max(px, 0), w-1)
+						py = min(max(py, 0), h-1)
+					}
+					s += int(x.grey[py*w+px])
 				}
-				sig[t] = s
+				sig[t] = float64(s)
 			}
 			// Smooth [1 2 1] and find minima (ridge centres, ridges are dark).
 			var sm [nAcross]float64
@@ -127,15 +139,16 @@ type kernel1 struct {
 func nPeriodBins() int { return int((maxPeriod-minPeriod)/periodStep) + 1 }
 
 func newFilterBank(w int, p *params) *filterBank {
-	la := int(math.Ceil(2.5 * p.alongSigma))
-	maxLx := int(math.Ceil(2.5 * p.acrossSigmaFrac * maxPeriod))
+	// Along the ridges the image changes slowly: taps every second pixel to 2σ.
+	la := int(math.Ceil(2*p.alongSigma/2)) * 2
+	maxLx := int(math.Ceil(2 * p.acrossSigmaFrac * maxPeriod))
 	pad := max(la, maxLx) + 1
 	pw := w + 2*pad
 	fb := &filterBank{pad: pad, pw: pw}
-	fb.alongW = make([]float32, 2*la+1)
+	fb.alongW = make([]float32, la+1)
 	sum := 0.0
 	for i := range fb.alongW {
-		d := float64(i - la)
+		d := float64(2*i - la)
 		v := math.Exp(-d * d / (2 * p.alongSigma * p.alongSigma))
 		fb.alongW[i] = float32(v)
 		sum += v
@@ -145,9 +158,9 @@ func newFilterBank(w int, p *params) *filterBank {
 	}
 	for b := range nOrient {
 		tx, ty := dirOf(b)
-		off := make([]int32, 2*la+1)
+		off := make([]int32, la+1)
 		for i := range off {
-			d := float64(i - la)
+			d := float64(2*i - la)
 			off[i] = int32(int(math.Round(d*ty))*pw + int(math.Round(d*tx)))
 		}
 		fb.alongOff[b] = off
@@ -157,7 +170,7 @@ func newFilterBank(w int, p *params) *filterBank {
 	for pi := range np {
 		T := minPeriod + float64(pi)*periodStep
 		sig := p.acrossSigmaFrac * T
-		lx := int(math.Ceil(2.5 * sig))
+		lx := int(math.Ceil(2 * sig))
 		env := make([]float64, 2*lx+1)
 		cv := make([]float64, 2*lx+1)
 		se, sc := 0.0, 0.0
@@ -227,43 +240,62 @@ func (x *work) enhance(p *params) {
 	tmp := make([]float32, len(src))
 	copy(tmp, src)
 	aw := fb.alongW
-	for y := range h {
-		brow := (y / blockSize) * bw
-		base := (y+pad)*pw + pad
-		for xx := 0; xx < w; xx++ {
-			k := brow + xx/blockSize
+	// Each block uses one kernel: filter its rows eight pixels at a time, which keeps
+	// the inner loop on contiguous memory with a single bounds check per tap.
+	for by := 0; by < x.bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			k := by*bw + bx
 			if !need[k] {
 				continue
 			}
 			off := fb.alongOff[x.obin[k]]
-			i := int32(base + xx)
-			s := float32(0)
-			for j, o := range off {
-				s += aw[j] * src[i+o]
+			n := min(blockSize, w-bx*blockSize)
+			for y := by * blockSize; y < min(by*blockSize+blockSize, h); y++ {
+				base := (y+pad)*pw + pad + bx*blockSize
+				var acc [blockSize]float32
+				filterRow(&acc, src, base, off, aw)
+				copy(tmp[base:base+n], acc[:n])
 			}
-			tmp[i] = s
 		}
 	}
 	enh := make([]float32, w*h)
-	for y := range h {
-		brow := (y / blockSize) * bw
-		base := (y+pad)*pw + pad
-		for xx := 0; xx < w; xx++ {
-			k := brow + xx/blockSize
+	for by := 0; by < x.bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			k := by*bw + bx
 			if !x.fg[k] {
 				continue
 			}
 			pi := int(math.Round((float64(x.per[k]) - minPeriod) / periodStep))
 			kr := &fb.across[pi][x.obin[k]]
-			i := int32(base + xx)
-			s := float32(0)
-			for j, o := range kr.off {
-				s += kr.wt[j] * tmp[i+o]
+			n := min(blockSize, w-bx*blockSize)
+			for y := by * blockSize; y < min(by*blockSize+blockSize, h); y++ {
+				base := (y+pad)*pw + pad + bx*blockSize
+				var acc [blockSize]float32
+				filterRow(&acc, tmp, base, kr.off, kr.wt)
+				o := y*w + bx*blockSize
+				copy(enh[o:o+n], acc[:n])
 			}
-			enh[y*w+xx] = s
 		}
 	}
 	x.enh = enh
+}
+
+// filterRow accumulates, for the eight pixels from base, the taps off weighted by wt.
+func filterRow(acc *[blockSize]float32, src []float32, base int, off []int32, wt []float32) {
+	wt = wt[:len(off)]
+	for j, o := range off {
+		i := base + int(o)
+		v := src[i : i+blockSize : i+blockSize]
+		c := wt[j]
+		acc[0] += c * v[0]
+		acc[1] += c * v[1]
+		acc[2] += c * v[2]
+		acc[3] += c * v[3]
+		acc[4] += c * v[4]
+		acc[5] += c * v[5]
+		acc[6] += c * v[6]
+		acc[7] += c * v[7]
+	}
 }
 
 // binarise marks ridge pixels (negative response) of the foreground.

@@ -77,15 +77,15 @@ func defaultParams() params {
 		segCoherence:     0.05,
 		alongSigma:       3,
 		acrossSigmaFrac:  0.55,
-		borderMargin:     14,
-		spurLen:          14,
-		shortRidgeLen:    18,
-		bridgeLen:        14,
+		borderMargin:     8,
+		spurLen:          6,
+		shortRidgeLen:    12,
+		bridgeLen:        6,
 		breakDist:        14,
-		pairDist:         6,
+		pairDist:         3,
 		clusterRadius:    16,
 		clusterCount:     4,
-		minQuality:       10,
+		minQuality:       5,
 		angleLen:         12,
 	}
 }
@@ -183,10 +183,10 @@ type work struct {
 	per        []float32 // ridge period in pixels
 	obin       []uint8   // orientation bin of the ridge direction
 
-	dist []uint16 // per pixel: chamfer distance to background ×3 (3-4 metric)
-	enh  []float32
-	skel []uint8 // 1 on the skeleton
-	luts *luts
+	dist   []uint16 // per pixel: chamfer distance to background ×3 (3-4 metric)
+	enh    []float32
+	skel   []uint8 // 1 on the skeleton
+	luts   *luts
 	segThr float64 // foreground std threshold
 }
 
@@ -293,33 +293,43 @@ func smoothBlocks(v []float64, bw, bh int, sigma float64) []float64 {
 // reports false when there is no foreground.
 func (x *work) segment(p *params) bool {
 	w, h, bw, bh := x.w, x.h, x.bw, x.bh
-	// Integral images of grey and grey² for window statistics.
-	iw := w + 1
-	s1 := make([]int64, iw*(h+1))
-	s2 := make([]int64, iw*(h+1))
+	// Sums over 4×4 sub-blocks; a block's window is the 16×16 pixels centred on it
+	// (4×4 sub-blocks), clipped at the image edges.
+	const q = blockSize / 2
+	qw, qh := (w+q-1)/q, (h+q-1)/q
+	q1 := make([]int32, qw*qh)
+	q2 := make([]int64, qw*qh)
+	qn := make([]int32, qw*qh)
 	for y := 0; y < h; y++ {
-		var r1, r2 int64
-		for xx := 0; xx < w; xx++ {
-			v := int64(x.grey[y*w+xx])
-			r1 += v
-			r2 += v * v
-			s1[(y+1)*iw+xx+1] = s1[y*iw+xx+1] + r1
-			s2[(y+1)*iw+xx+1] = s2[y*iw+xx+1] + r2
+		qrow := (y / q) * qw
+		row := x.grey[y*w : y*w+w]
+		for xx, v := range row {
+			k := qrow + xx/q
+			q1[k] += int32(v)
+			q2[k] += int64(v) * int64(v)
+			qn[k]++
 		}
 	}
-	const half = blockSize // window = block ± half/2 on each side: 16×16
 	stds := make([]float64, 0, bw*bh)
 	for by := 0; by < bh; by++ {
 		for bx := 0; bx < bw; bx++ {
-			x0 := max(bx*blockSize-half/2, 0)
-			y0 := max(by*blockSize-half/2, 0)
-			x1 := min(bx*blockSize+blockSize+half/2, w)
-			y1 := min(by*blockSize+blockSize+half/2, h)
-			n := float64((x1 - x0) * (y1 - y0))
-			a := float64(s1[y1*iw+x1] - s1[y0*iw+x1] - s1[y1*iw+x0] + s1[y0*iw+x0])
-			b := float64(s2[y1*iw+x1] - s2[y0*iw+x1] - s2[y1*iw+x0] + s2[y0*iw+x0])
-			m := a / n
-			v := b/n - m*m
+			var a, b2, n int64
+			for qy := 2*by - 1; qy <= 2*by+2; qy++ {
+				if qy < 0 || qy >= qh {
+					continue
+				}
+				for qx := 2*bx - 1; qx <= 2*bx+2; qx++ {
+					if qx < 0 || qx >= qw {
+						continue
+					}
+					k := qy*qw + qx
+					a += int64(q1[k])
+					b2 += q2[k]
+					n += int64(qn[k])
+				}
+			}
+			m := float64(a) / float64(n)
+			v := float64(b2)/float64(n) - m*m
 			sd := math.Sqrt(max(v, 0))
 			x.std[by*bw+bx] = float32(sd)
 			stds = append(stds, sd)
@@ -340,7 +350,6 @@ func (x *work) segment(p *params) bool {
 		return false
 	}
 	copy(x.fg, fg)
-	x.distance()
 	return true
 }
 
@@ -479,47 +488,25 @@ func keepLargest(fg []bool, bw, bh int) bool {
 	return true
 }
 
-// distance computes the 3-4 chamfer distance of every pixel to the nearest background
-// pixel; pixels outside the image count as background.
-func (x *work) distance() {
-	w, h := x.w, x.h
-	const inf = 60000
-	d := make([]uint16, w*h)
-	for y := 0; y < h; y++ {
-		for xx := 0; xx < w; xx++ {
-			if x.fg[(y/blockSize)*x.bw+xx/blockSize] {
-				d[y*w+xx] = inf
-			}
-		}
-	}
-	at := func(xx, y int) uint16 {
-		if xx < 0 || y < 0 || xx >= w || y >= h {
-			return 0
-		}
-		return d[y*w+xx]
-	}
-	for y := 0; y < h; y++ {
-		for xx := 0; xx < w; xx++ {
-			v := d[y*w+xx]
-			if v == 0 {
+// distAt is the Euclidean distance in pixels from (px, py) to the nearest background
+// block or the image edge, searched up to distCap.
+func (x *work) distAt(px, py int) float64 {
+	d := float64(min(px+1, py+1, x.w-px, x.h-py))
+	r := int(math.Ceil(distCap/blockSize)) + 1
+	bx0, by0 := px/blockSize, py/blockSize
+	for by := max(by0-r, 0); by <= min(by0+r, x.bh-1); by++ {
+		for bx := max(bx0-r, 0); bx <= min(bx0+r, x.bw-1); bx++ {
+			if x.fg[by*x.bw+bx] {
 				continue
 			}
-			v = min(v, at(xx-1, y)+3, at(xx, y-1)+3, at(xx-1, y-1)+4, at(xx+1, y-1)+4)
-			d[y*w+xx] = v
+			// Distance to the block's pixel rectangle.
+			dx := max(bx*blockSize-px, 0, px-(bx*blockSize+blockSize-1))
+			dy := max(by*blockSize-py, 0, py-(by*blockSize+blockSize-1))
+			d = min(d, math.Hypot(float64(dx), float64(dy)))
 		}
 	}
-	for y := h - 1; y >= 0; y-- {
-		for xx := w - 1; xx >= 0; xx-- {
-			v := d[y*w+xx]
-			if v == 0 {
-				continue
-			}
-			v = min(v, at(xx+1, y)+3, at(xx, y+1)+3, at(xx+1, y+1)+4, at(xx-1, y+1)+4)
-			d[y*w+xx] = v
-		}
-	}
-	x.dist = d
+	return min(d, distCap)
 }
 
-// distAt is the distance to the background in pixels.
-func (x *work) distAt(xx, y int) float64 { return float64(x.dist[y*x.w+xx]) / 3 }
+// distCap bounds distAt: farther than this from the background is "inside".
+const distCap = 32.0

@@ -11,13 +11,10 @@ func ringOffsets(w int) [8]int {
 }
 
 func neighbourCode(s []uint8, i int, ring *[8]int) uint8 {
-	var c uint8
-	for b, o := range ring {
-		if s[i+o] != 0 {
-			c |= 1 << b
-		}
-	}
-	return c
+	// Skeleton values are 0 or 1; ring holds the offsets in code order.
+	_ = s[i+ring[3]] // the largest offset: one bounds check for all
+	return s[i+ring[0]] | s[i+ring[1]]<<1 | s[i+ring[2]]<<2 | s[i+ring[3]]<<3 |
+		s[i+ring[4]]<<4 | s[i+ring[5]]<<5 | s[i+ring[6]]<<6 | s[i+ring[7]]<<7
 }
 
 // Lookup tables over neighbour codes. They are pure functions of the code, computed on

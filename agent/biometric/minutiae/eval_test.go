@@ -319,3 +319,12 @@ func TestAgreementFingerJetFX(t *testing.T) {
 		}
 	}
 }
+
+func readGray(t testing.TB, path string) *image.Gray {
+	t.Helper()
+	img, err := fpimage.ReadFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}

@@ -226,3 +226,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeANSI drives the ANSI INCITS 378 readers directly (2004 and 2007 layouts),
+// whatever the version bytes say, so that their header paths are explored too.
+func FuzzDecodeANSI(f *testing.F) {
+	f.Add(readSample(f, "fmr.ansi2004"))
+	f.Add(readSample(f, "fmr.ansi2007"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, format := range []Format{ANSI2004, ANSI2007} {
+			r, err := DecodeFormat(b, format)
+			if err != nil {
+				continue
+			}
+			out, err := Encode(r)
+			if err != nil || !bytes.Equal(out, b) {
+				t.Fatalf("%v: rewrite differs or fails: %v", format, err)
+			}
+		}
+	})
+}

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+
+	"github.com/captura-claim/captura/protocol/iso19794/fmr"
 )
 
 // synthetic draws horizontal ridges of period 9 px on a 256×256 image with one phase
@@ -194,5 +196,39 @@ func TestOptions(t *testing.T) {
 	}
 	if len(strict) >= len(all) {
 		t.Errorf("MinQuality 60 kept %d of %d", len(strict), len(all))
+	}
+}
+
+// TestFMR: the extracted minutiae go into an ISO record and come back unchanged
+// (angles to the record's 1.4° step).
+func TestFMR(t *testing.T) {
+	img := readGray(t, sfingeCases(t)[0].path)
+	ms, _ := Extract(img, 500)
+	b := img.Bounds()
+	rec, err := FMR(ms, b.Dx(), b.Dy(), 2, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := fmr.Encode(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := fmr.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := back.Views[0].Minutiae
+	if back.Format != fmr.ISO2005 || len(got) != len(ms) || back.Views[0].Position != 2 {
+		t.Fatalf("record: %v, %d minutiae", back.Format, len(got))
+	}
+	for i, m := range ms {
+		g := got[i]
+		a := back.Format.AngleDegrees(g.Angle) * math.Pi / 180
+		if int(g.X) != m.X || int(g.Y) != m.Y || Kind(g.Type) != m.Kind || int(g.Quality) != m.Quality || angleDiff(a, m.Angle) > 0.7*math.Pi/180 {
+			t.Errorf("minutia %d: %+v from %+v", i, g, m)
+		}
+	}
+	if _, err := FMR(ms, 10, 10, 2, 60); err == nil {
+		t.Error("minutiae outside the image accepted")
 	}
 }

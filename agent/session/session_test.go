@@ -1,99 +1,21 @@
-package session
+package session_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"image"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/captura-claim/captura/agent/biometric/minutiae"
+	"github.com/captura-claim/captura/agent/session"
+	"github.com/captura-claim/captura/agent/session/sessiontest"
 	"github.com/captura-claim/captura/drivers/fingerprint"
 	"github.com/captura-claim/captura/protocol"
 	"github.com/captura-claim/captura/protocol/iso19794/fir"
 	"github.com/captura-claim/captura/protocol/iso19794/fmr"
 )
-
-// fakeReader presents a finger a moment after each wait; the test can hold the finger
-// back (never arrives) or make the module reject images.
-type fakeReader struct {
-	mu       sync.Mutex
-	noFinger bool
-	reject   int // reject this many captures with ErrBadImage
-	captures int
-	serial   uint8
-}
-
-func (r *fakeReader) Info() fingerprint.Info {
-	return fingerprint.Info{Family: "fake", Model: "FAKE-1"}
-}
-func (r *fakeReader) WaitFinger(ctx context.Context) error {
-	r.mu.Lock()
-	never := r.noFinger
-	r.mu.Unlock()
-	if never {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	select {
-	case <-time.After(time.Millisecond):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-func (r *fakeReader) WaitLift(ctx context.Context) error { return nil }
-func (r *fakeReader) Capture(ctx context.Context) (*fingerprint.Image, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.reject > 0 {
-		r.reject--
-		return nil, fmt.Errorf("fake: image too messy: %w", fingerprint.ErrBadImage)
-	}
-	r.captures++
-	g := image.NewGray(image.Rect(0, 0, 64, 80))
-	g.Pix[0] = uint8(r.captures) // each capture differs
-	return &fingerprint.Image{Gray: g, PPI: 500, Captured: time.Now()}, nil
-}
-func (r *fakeReader) Template(context.Context) ([]byte, error) {
-	return nil, fingerprint.ErrUnsupported
-}
-func (r *fakeReader) SetLED(context.Context, fingerprint.LED) error {
-	return fingerprint.ErrUnsupported
-}
-func (r *fakeReader) String() string { return "fake" }
-func (r *fakeReader) Halt() error    { return nil }
-func (r *fakeReader) Close() error   { return nil }
-
-// scriptQuality returns scores in order (then the last one forever).
-type scriptQuality struct {
-	mu     sync.Mutex
-	scores []uint
-	n      int
-}
-
-func (q *scriptQuality) AssessFinger(img *fingerprint.Image) (*FingerAssessment, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	sc := q.scores[min(q.n, len(q.scores)-1)]
-	q.n++
-	ms := []minutiae.Minutia{{X: 10, Y: 12, Angle: 1, Kind: minutiae.Ending, Quality: 60}, {X: 30, Y: 40, Angle: 2, Kind: minutiae.Bifurcation, Quality: 70}}
-	var hints []string
-	if sc < 30 {
-		hints = []string{"press harder"}
-	}
-	return &FingerAssessment{Quality: protocol.Quality{Alg: "NFIQ2", Ver: "2.3", Score: sc}, Hints: hints, Minutiae: ms, Usable: true}, nil
-}
-
-type fakeFace struct{ score uint }
-
-func (f *fakeFace) CaptureFace(ctx context.Context, hint func([]string)) (*FaceResult, error) {
-	hint([]string{"look at the camera"})
-	return &FaceResult{Record: []byte("FAC\x00 010\x00..."), Quality: protocol.Quality{Alg: "captura-face-icao", Ver: "1", Score: f.score, Pass: true}, Device: "cam"}, nil
-}
 
 type recorder struct {
 	mu     sync.Mutex
@@ -125,18 +47,21 @@ func (r *recorder) count(ev string) int {
 	return n
 }
 
-func newTest(t *testing.T, plan []Item, rd *fakeReader, q *scriptQuality) (*Session, *recorder) {
+func newTest(t *testing.T, plan []session.Item, rd *sessiontest.Reader, q *sessiontest.Quality, opts ...func(*session.Config, *session.Deps)) (*session.Session, *recorder) {
 	t.Helper()
 	rec := &recorder{wait: make(chan protocol.Progress, 256)}
-	cfg := Config{Attempts: 3, FingerTimeout: 200 * time.Millisecond, FaceTimeout: time.Second,
-		Thresholds: func(it Item) uint {
+	cfg := session.Config{Attempts: 3, FingerTimeout: 200 * time.Millisecond, FaceTimeout: time.Second,
+		Thresholds: func(it session.Item) uint {
 			if it.Mod == protocol.ModFace {
 				return 50
 			}
 			return 30
 		}}
-	deps := Deps{Reader: func() (fingerprint.Reader, error) { return rd, nil }, Quality: q, Face: &fakeFace{score: 80}, Emit: rec.emit}
-	return New(protocol.NewID(), "AIMA-1", "tab-1", plan, cfg, deps), rec
+	deps := session.Deps{Reader: func() (fingerprint.Reader, error) { return rd, nil }, Quality: q, Face: &sessiontest.Face{Score: 80}, Emit: rec.emit}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	return session.New(protocol.NewID(), "AIMA-1", "tab-1", plan, cfg, deps), rec
 }
 
 // waitEvent waits for a progress event whose message contains msg.
@@ -156,7 +81,7 @@ func waitEvent(t *testing.T, rec *recorder, event, msg string) {
 }
 
 func TestFullSessionPasses(t *testing.T) {
-	s, rec := newTest(t, Plan([]protocol.FingerPos{2, 7}, true), &fakeReader{}, &scriptQuality{scores: []uint{55}})
+	s, rec := newTest(t, session.Plan([]protocol.FingerPos{2, 7}, true), &sessiontest.Reader{}, &sessiontest.Quality{Scores: []uint{55}})
 	res, err := s.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -196,20 +121,20 @@ func TestFullSessionPasses(t *testing.T) {
 }
 
 func TestLowQualityThenOverride(t *testing.T) {
-	q := &scriptQuality{scores: []uint{12, 25, 18}}
-	s, rec := newTest(t, Plan([]protocol.FingerPos{1}, false), &fakeReader{}, q)
+	q := &sessiontest.Quality{Scores: []uint{12, 25, 18}}
+	s, rec := newTest(t, session.Plan([]protocol.FingerPos{1}, false), &sessiontest.Reader{}, q)
 	done := make(chan error, 1)
-	var res *Result
+	var res *session.Result
 	go func() {
 		var err error
 		res, err = s.Run(context.Background())
 		done <- err
 	}()
 	waitEvent(t, rec, protocol.EvItemDone, "decision needed: no attempt reached the threshold")
-	if err := s.Apply(Control{Kind: Override, Item: Item{protocol.ModFinger, 1}}); err == nil {
+	if err := s.Apply(session.Control{Kind: session.Override, Item: session.Item{protocol.ModFinger, 1}}); err == nil {
 		t.Fatal("override without a reason accepted")
 	}
-	if err := s.Apply(Control{Kind: Override, Item: Item{protocol.ModFinger, 1}, Reason: "worn ridges", By: "tab-1"}); err != nil {
+	if err := s.Apply(session.Control{Kind: session.Override, Item: session.Item{protocol.ModFinger, 1}, Reason: "worn ridges", By: "tab-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -225,13 +150,13 @@ func TestLowQualityThenOverride(t *testing.T) {
 }
 
 func TestRetryAfterThreeFailures(t *testing.T) {
-	q := &scriptQuality{scores: []uint{5, 6, 7, 40}}
-	s, rec := newTest(t, Plan([]protocol.FingerPos{3}, false), &fakeReader{}, q)
+	q := &sessiontest.Quality{Scores: []uint{5, 6, 7, 40}}
+	s, rec := newTest(t, session.Plan([]protocol.FingerPos{3}, false), &sessiontest.Reader{}, q)
 	done := make(chan error, 1)
-	var res *Result
+	var res *session.Result
 	go func() { var err error; res, err = s.Run(context.Background()); done <- err }()
 	waitEvent(t, rec, protocol.EvItemDone, "decision needed")
-	if err := s.Apply(Control{Kind: Retry, Item: Item{protocol.ModFinger, 3}}); err != nil {
+	if err := s.Apply(session.Control{Kind: session.Retry, Item: session.Item{protocol.ModFinger, 3}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -243,26 +168,26 @@ func TestRetryAfterThreeFailures(t *testing.T) {
 }
 
 func TestMissingFingers(t *testing.T) {
-	rd := &fakeReader{noFinger: true}
-	s, rec := newTest(t, Plan([]protocol.FingerPos{1, 2, 3}, false), rd, &scriptQuality{scores: []uint{50}})
+	rd := &sessiontest.Reader{NoFinger: true}
+	s, rec := newTest(t, session.Plan([]protocol.FingerPos{1, 2, 3}, false), rd, &sessiontest.Quality{Scores: []uint{50}})
 	// Marked in advance.
-	if err := s.Apply(Control{Kind: Missing, Item: Item{protocol.ModFinger, 3}, Reason: protocol.MissingAmputated, By: "tab-1"}); err != nil {
+	if err := s.Apply(session.Control{Kind: session.Missing, Item: session.Item{protocol.ModFinger, 3}, Reason: protocol.MissingAmputated, By: "tab-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Apply(Control{Kind: Missing, Item: Item{protocol.ModFinger, 2}, Reason: "lazy"}); err == nil {
+	if err := s.Apply(session.Control{Kind: session.Missing, Item: session.Item{protocol.ModFinger, 2}, Reason: "lazy"}); err == nil {
 		t.Fatal("bad reason accepted")
 	}
 	done := make(chan error, 1)
-	var res *Result
+	var res *session.Result
 	go func() { var err error; res, err = s.Run(context.Background()); done <- err }()
 	// Finger 1 never arrives: after the timeout the technician marks it bandaged.
 	waitEvent(t, rec, protocol.EvItemDone, "no finger on the sensor within 200ms")
-	if err := s.Apply(Control{Kind: Missing, Item: Item{protocol.ModFinger, 1}, Reason: protocol.MissingBandaged, By: "tab-1"}); err != nil {
+	if err := s.Apply(session.Control{Kind: session.Missing, Item: session.Item{protocol.ModFinger, 1}, Reason: protocol.MissingBandaged, By: "tab-1"}); err != nil {
 		t.Fatal(err)
 	}
 	// Finger 2: marked while waiting for the finger.
 	waitEventKind(t, rec, protocol.EvWaitFinger, 2)
-	if err := s.Apply(Control{Kind: Missing, Item: Item{protocol.ModFinger, 2}, Reason: protocol.MissingUnable, By: "tab-1"}); err != nil {
+	if err := s.Apply(session.Control{Kind: session.Missing, Item: session.Item{protocol.ModFinger, 2}, Reason: protocol.MissingUnable, By: "tab-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -296,12 +221,12 @@ func waitEventKind(t *testing.T, rec *recorder, event string, pos protocol.Finge
 }
 
 func TestCancel(t *testing.T) {
-	s, rec := newTest(t, Plan(nil, true), &fakeReader{noFinger: true}, &scriptQuality{scores: []uint{50}})
+	s, rec := newTest(t, session.Plan(nil, true), &sessiontest.Reader{NoFinger: true}, &sessiontest.Quality{Scores: []uint{50}})
 	done := make(chan error, 1)
 	go func() { _, err := s.Run(context.Background()); done <- err }()
 	waitEventKind(t, rec, protocol.EvWaitFinger, 1)
-	s.Apply(Control{Kind: Cancel})
-	if err := <-done; !errors.Is(err, ErrCancelled) {
+	s.Apply(session.Control{Kind: session.Cancel})
+	if err := <-done; !errors.Is(err, session.ErrCancelled) {
 		t.Fatalf("err = %v", err)
 	}
 	if rec.count(protocol.EvSessionAbort) != 1 {
@@ -310,8 +235,8 @@ func TestCancel(t *testing.T) {
 }
 
 func TestBadImagesDoNotSpendAttempts(t *testing.T) {
-	rd := &fakeReader{reject: 2}
-	s, _ := newTest(t, Plan([]protocol.FingerPos{6}, false), rd, &scriptQuality{scores: []uint{50}})
+	rd := &sessiontest.Reader{Reject: 2}
+	s, _ := newTest(t, session.Plan([]protocol.FingerPos{6}, false), rd, &sessiontest.Quality{Scores: []uint{50}})
 	res, err := s.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -332,9 +257,9 @@ func (p *alarmPAD) AssessFinger(ctx context.Context, r fingerprint.Reader, img *
 }
 
 func TestPADAlarmKeepsSampleAndRanksBelow(t *testing.T) {
-	q := &scriptQuality{scores: []uint{90, 40}}
-	s, rec := newTest(t, Plan([]protocol.FingerPos{2}, false), &fakeReader{}, q)
-	s.deps.FingerPAD = &alarmPAD{}
+	q := &sessiontest.Quality{Scores: []uint{90, 40}}
+	s, rec := newTest(t, session.Plan([]protocol.FingerPos{2}, false), &sessiontest.Reader{}, q,
+		func(_ *session.Config, d *session.Deps) { d.FingerPAD = &alarmPAD{} })
 	res, err := s.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -349,11 +274,13 @@ func TestPADAlarmKeepsSampleAndRanksBelow(t *testing.T) {
 }
 
 func TestSequenceCheck(t *testing.T) {
-	s, rec := newTest(t, Plan([]protocol.FingerPos{1, 2}, false), &fakeReader{}, &scriptQuality{scores: []uint{50}})
-	s.cfg.SameFinger = func(a, b []minutiae.Minutia) bool { return true } // every finger "matches"
+	s, rec := newTest(t, session.Plan([]protocol.FingerPos{1, 2}, false), &sessiontest.Reader{}, &sessiontest.Quality{Scores: []uint{50}},
+		func(c *session.Config, _ *session.Deps) {
+			c.SameFinger = func(a, b []minutiae.Minutia) bool { return true } // every finger "matches"
+		})
 	done := make(chan error, 1)
 	go func() { _, err := s.Run(context.Background()); done <- err }()
 	waitEvent(t, rec, protocol.EvItemDone, "sequence check: this looks like the right thumb")
-	s.Apply(Control{Kind: Cancel})
+	s.Apply(session.Control{Kind: session.Cancel})
 	<-done
 }

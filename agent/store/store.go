@@ -154,11 +154,24 @@ func bucketFor(kind string) []byte {
 // transaction, so numbering is gap-free and exactly-once even across power cuts.
 type Builder func(seq uint64, prev protocol.Hash) (protocol.ID, []byte, error)
 
+// Extra is a key to write in the same transaction as an appended item, e.g. the final
+// state of the command that produced a record, so the two can never disagree.
+type Extra struct {
+	Bucket     string
+	Key, Value []byte
+}
+
 // Append adds the next record (KindRecord) or audit entry (KindAudit) to its chain and
-// queue in one fsync'd transaction. Records are refused with ErrFull beyond MaxBytes.
-func (s *Store) Append(kind string, build Builder) (Entry, error) {
+// queue in one fsync'd transaction, together with extras. Records are refused with
+// ErrFull beyond MaxBytes.
+func (s *Store) Append(kind string, build Builder, extras ...Extra) (Entry, error) {
 	var out Entry
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, x := range extras {
+			if err := tx.Bucket(bucketName(x.Bucket)).Put(x.Key, x.Value); err != nil {
+				return err
+			}
+		}
 		meta := tx.Bucket(bMeta)
 		kSeq, kPrev := kRecordSeq, kRecordPrev
 		if kind == KindAudit {
@@ -437,6 +450,8 @@ func (s *Store) ForEach(bucket string, fn func(k, v []byte) error) error {
 
 func bucketName(name string) []byte {
 	switch name {
+	case "commands":
+		return bCommands
 	case "tablets":
 		return bTablets
 	case "pad":

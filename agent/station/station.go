@@ -138,7 +138,7 @@ func (s *Station) topic(kind string, rest ...string) string {
 func (s *Station) Subscriptions() map[string]func(topic string, payload []byte) {
 	return map[string]func(string, []byte){
 		protocol.Filter(s.cfg.Centre, s.cfg.Station, protocol.TopicCmd, "+", "+"): s.HandleCommand,
-		s.topic(protocol.TopicReceipts): s.HandleReceipt,
+		s.topic(protocol.TopicReceipts):                                           s.HandleReceipt,
 	}
 }
 
@@ -261,7 +261,9 @@ func (s *Station) publishStatus(ctx context.Context, state string) error {
 }
 
 // PublishStatus publishes the current status (retained) now.
-func (s *Station) PublishStatus(ctx context.Context) error { return s.publishStatus(ctx, protocol.StateOnline) }
+func (s *Station) PublishStatus(ctx context.Context) error {
+	return s.publishStatus(ctx, protocol.StateOnline)
+}
 
 // publishSigned signs m and publishes it.
 func (s *Station) publishSigned(ctx context.Context, topic string, qos byte, retained bool, m protocol.Message) error {

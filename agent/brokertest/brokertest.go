@@ -295,7 +295,7 @@ jetstream {
 }
 mqtt {
   listen: "127.0.0.1:%d"
-  ack_wait: "5s"
+  ack_wait: "2s"
 }
 `, MaxPayload, 4*MaxPayload, b.dir, b.port)
 		b.args = []string{"-c", filepath.Join(b.dir, name)}

@@ -457,6 +457,9 @@ func (c *Client) wait(ctx context.Context, cn *conn, t mqtt.Token, what string) 
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	if err != nil && err != ErrConnectionLost && ctx.Err() == nil && (cn.isLost() || !cn.pc.IsConnectionOpen()) {
+		err = fmt.Errorf("%w (%v)", ErrConnectionLost, err)
+	}
 	if err != nil {
 		return fmt.Errorf("mqttc: %s via %s: %w", what, cn.broker, err)
 	}

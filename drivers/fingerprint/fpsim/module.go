@@ -309,3 +309,9 @@ func (m *Module) Close() error {
 	m.mu.Unlock()
 	return nil
 }
+
+// Place puts the finger on the sensor.
+func (m *Module) Place() { m.finger.Place() }
+
+// Lift takes the finger off the sensor.
+func (m *Module) Lift() { m.finger.Lift() }

@@ -52,7 +52,7 @@ type Opts struct {
 	// PollInterval is the pause between polls in WaitFinger/WaitLift (default 100 ms).
 	PollInterval time.Duration
 	// Timeout is the time allowed for an answer beyond its wire time (default 1 s;
-	// captures get 3 s more).
+	// captures get three times that more).
 	Timeout time.Duration
 	// ProbeTimeout and ProbeTries bound the first exchange (detection uses short ones).
 	ProbeTimeout time.Duration
@@ -142,6 +142,9 @@ func New(ctx context.Context, line *uart.Line, opts *Opts) (*Dev, error) {
 	}
 	_, err := d.command(ctx, CmdOpen, 0)
 	d.opts = saved
+	if errors.Is(err, fingerprint.ErrSilent) || errors.Is(err, fingerprint.ErrCorrupt) {
+		return nil, fmt.Errorf("%w: %w", uart.ErrNoAnswer, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +287,7 @@ func (d *Dev) timeout(cmd uint16) time.Duration {
 	t := d.opts.Timeout + uart.WireTime(2*PacketLen, d.line.Baud())
 	switch cmd {
 	case CmdCaptureFinger, CmdMakeTemplate, CmdGetRawImage, CmdEnroll1, CmdEnroll2, CmdEnroll3, CmdIdentify, CmdVerify:
-		t += 3 * time.Second
+		t += 3 * d.opts.Timeout // captures, template extraction
 	}
 	return t
 }

@@ -121,7 +121,7 @@ func (d *Dev) timeout(ins byte) time.Duration {
 	t := d.opts.Timeout + uart.WireTime(2*(Overhead+MaxPayload), d.line.Baud())
 	switch ins {
 	case InsGenImg, InsGetImageEx, InsImg2Tz, InsRegModel, InsSearch, InsEmpty, InsSetSysPara:
-		t += 2 * time.Second
+		t += 2 * d.opts.Timeout // image acquisition, flash writes
 	}
 	return t
 }

@@ -59,7 +59,7 @@ type Opts struct {
 	// 100 ms).
 	PollInterval time.Duration
 	// Timeout is the time allowed for a command's answer beyond its wire time (default
-	// 1 s; image acquisition commands get 2 s more).
+	// 1 s; image acquisition and flash writes get twice that more).
 	Timeout time.Duration
 	// ProbeTimeout and ProbeTries bound the first handshake (detection uses short
 	// ones); defaults Timeout and Retries+1.
@@ -170,6 +170,9 @@ func New(ctx context.Context, line *uart.Line, opts *Opts) (*Dev, error) {
 		pt = o.Timeout
 	}
 	if err := d.probe(ctx, pt, o.ProbeTries); err != nil {
+		if errors.Is(err, fingerprint.ErrSilent) || errors.Is(err, fingerprint.ErrCorrupt) {
+			return nil, fmt.Errorf("%w: %w", uart.ErrNoAnswer, err)
+		}
 		return nil, err
 	}
 	if err := d.identify(ctx); err != nil {

@@ -387,3 +387,7 @@ func (v Verify) String() string {
 
 // ErrHalted is returned by an operation that Halt stopped.
 var ErrHalted = errors.New("operation halted")
+
+// ErrNoAnswer marks a driver constructor's failure at its very first exchange: no module
+// of that family answered at that speed (detection moves on to the next probe).
+var ErrNoAnswer = errors.New("no answer to the probe")

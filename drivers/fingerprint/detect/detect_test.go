@@ -211,3 +211,15 @@ func TestHotplugLazy(t *testing.T) {
 		t.Fatalf("LED %v, state %s", s.LEDOn(), h.State())
 	}
 }
+
+func openWithRetry(ctx context.Context, path string) (fingerprint.Reader, error) {
+	var err error
+	for i := 0; i < 5; i++ {
+		var r fingerprint.Reader
+		if r, err = detect.Open(ctx, path, nil); err == nil {
+			return r, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil, err
+}

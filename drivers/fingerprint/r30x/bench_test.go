@@ -84,4 +84,3 @@ func BenchmarkCaptureFactory(b *testing.B) {
 	b.ReportMetric(float64(d.Info().Baud), "baud")
 	b.ReportMetric(upload.Seconds()/float64(b.N), "upload_s")
 }
-

@@ -1,0 +1,237 @@
+package fpsim_test
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/captura-claim/captura/drivers/fingerprint"
+	"github.com/captura-claim/captura/drivers/fingerprint/fpsim"
+	"github.com/captura-claim/captura/drivers/fingerprint/uart"
+)
+
+// echo is an engine that sends back what it receives, and a fixed greeting at power-on.
+type echo struct {
+	mu  sync.Mutex
+	got []byte
+	m   *fpsim.Module
+}
+
+func (e *echo) PowerOn() (int, []byte) { return 9600, []byte("hi") }
+func (e *echo) Feed(b []byte) {
+	e.mu.Lock()
+	e.got = append(e.got, b...)
+	e.mu.Unlock()
+	if e.m != nil {
+		e.m.Send(b)
+	}
+}
+func (e *echo) Idle() {}
+
+func start(t *testing.T, cfg fpsim.LineConfig) (*fpsim.Module, *echo) {
+	t.Helper()
+	e := &echo{}
+	m, err := fpsim.NewModule(cfg, nil, e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	t.Cleanup(func() { m.Close() })
+	return m, e
+}
+
+func readN(t *testing.T, l *uart.Line, n int, within time.Duration) []byte {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(within)
+	for len(out) < n {
+		k, err := l.Read(t.Context(), buf, deadline)
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", len(out), n, err)
+		}
+		out = append(out, buf[:k]...)
+	}
+	return out
+}
+
+// TestPacing: bytes never reach the host faster than the line rate (10 bit times per
+// byte at 9600 baud). Only the lower bound is asserted: a busy machine may be slower.
+func TestPacing(t *testing.T) {
+	m, _ := start(t, fpsim.LineConfig{})
+	l, err := uart.Open(m.Path(), 9600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	readN(t, l, 2, 2*time.Second) // the greeting
+	const n = 480
+	payload := bytes.Repeat([]byte{0xA5}, n)
+	t0 := time.Now()
+	m.Send(payload)
+	got := readN(t, l, n, 5*time.Second)
+	el := time.Since(t0)
+	if !bytes.Equal(got, payload) {
+		t.Fatal("bytes changed on a clean line")
+	}
+	if min := uart.WireTime(n, 9600); el < min*98/100 {
+		t.Fatalf("%d bytes at 9600 baud arrived in %v, faster than the line allows (%v)", n, el, min)
+	}
+	t.Logf("%d bytes in %v (line rate %v)", n, el.Round(time.Millisecond), uart.WireTime(n, 9600))
+}
+
+// TestReceive: the module gets the host's bytes; at the wrong host speed, it gets garbage.
+func TestReceive(t *testing.T) {
+	m, e := start(t, fpsim.LineConfig{Unpaced: true})
+	l, err := uart.Open(m.Path(), 9600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	readN(t, l, 2, 2*time.Second)
+	if err := l.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, l, 5, 2*time.Second); string(got) != "hello" {
+		t.Fatalf("echo %q", got)
+	}
+	if err := l.SetBaud(57600); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.got = nil
+	e.mu.Unlock()
+	msg := bytes.Repeat([]byte("0123456789"), 10)
+	if err := l.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	e.mu.Lock()
+	got := append([]byte(nil), e.got...)
+	e.mu.Unlock()
+	if bytes.Contains(got, []byte("0123456789")) {
+		t.Fatalf("module read the host's bytes at the wrong speed: %q", got)
+	}
+	if m.Stats().Garbled == 0 {
+		t.Fatal("no garbling counted")
+	}
+}
+
+// TestUnplugReplug: the link follows the module; the host's port sees the unplug.
+func TestUnplugReplug(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "reader")
+	m, _ := start(t, fpsim.LineConfig{Link: link, Unpaced: true})
+	tty := m.TTY()
+	if target, err := os.Readlink(link); err != nil || target != tty {
+		t.Fatalf("link -> %q (%v), want %q", target, err, tty)
+	}
+	l, err := uart.Open(link, 9600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	m.Unplug()
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Fatalf("link still there after unplug: %v", err)
+	}
+	buf := make([]byte, 16)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, err := l.Read(t.Context(), buf, deadline)
+		if err == nil {
+			continue // the greeting
+		}
+		if !errors.Is(err, errUnplugged()) {
+			t.Fatalf("read after unplug = %v", err)
+		}
+		break
+	}
+	if err := m.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(link); err != nil || target != m.TTY() {
+		t.Fatalf("link after replug -> %q, %v", target, err)
+	}
+	l2, err := uart.Open(link, 9600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if err := l2.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFit(t *testing.T) {
+	src := image.NewGray(image.Rect(0, 0, 10, 8))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i)
+	}
+	crop := fpsim.Fit(src, 500, fpsim.Sensor{Width: 4, Height: 2, PPI: 500})
+	// Centre crop: columns 3..6, rows 3..4.
+	want := []uint8{33, 34, 35, 36, 43, 44, 45, 46}
+	if !bytes.Equal(crop.Pix, want) {
+		t.Fatalf("crop %v, want %v", crop.Pix, want)
+	}
+	pad := fpsim.Fit(src, 500, fpsim.Sensor{Width: 12, Height: 8, PPI: 500})
+	if pad.Pix[0] != 255 || pad.Pix[1] != 0 || pad.Pix[11] != 255 {
+		t.Fatalf("padding: %v", pad.Pix[:12])
+	}
+	scaled := fpsim.Fit(image.NewGray(image.Rect(0, 0, 500, 500)), 500, fpsim.Sensor{Width: 202, Height: 258, PPI: 450})
+	if scaled.Bounds().Dx() != 202 || scaled.Bounds().Dy() != 258 {
+		t.Fatalf("scaled to %v", scaled.Bounds())
+	}
+	// 500 px at 500 ppi is 450 px at 450 ppi: the sensor's 258 rows are all inside.
+	if scaled.Pix[0] != 0 || scaled.Pix[len(scaled.Pix)-1] != 0 {
+		t.Fatal("scaled image padded where the source covers the sensor")
+	}
+}
+
+func TestDirSource(t *testing.T) {
+	ds, err := fpsim.NewDirSource("testdata/sfinge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := ds.Frame(0, 0)
+	b, _ := ds.Frame(3, 0)
+	c, _ := ds.Frame(0, 1)
+	if !bytes.Equal(a.Pix, b.Pix) {
+		t.Error("placement 3 of 3 files is not the first file")
+	}
+	if bytes.Equal(a.Pix, c.Pix) {
+		t.Error("a second frame of a placement is identical despite jitter")
+	}
+	if _, err := fpsim.NewDirSource(t.TempDir()); err == nil {
+		t.Error("empty directory accepted")
+	}
+}
+
+func TestFingerAuto(t *testing.T) {
+	f := fpsim.NewFinger(fpsim.FingerConfig{ArriveDelay: 50 * time.Millisecond, LiftDelay: 20 * time.Millisecond}, false)
+	if f.Present() {
+		t.Fatal("finger present before anyone asked")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if !f.Present() {
+		t.Fatal("finger did not arrive after the host polled")
+	}
+	if p, fr, ok := f.Capture(); !ok || p != 0 || fr != 0 {
+		t.Fatalf("Capture = %d, %d, %v", p, fr, ok)
+	}
+	f.Uploaded()
+	time.Sleep(30 * time.Millisecond)
+	if f.Present() {
+		t.Fatal("finger still there after the upload")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if !f.Present() || f.Placements() != 2 {
+		t.Fatalf("second placement: present %v, placements %d", f.Present(), f.Placements())
+	}
+}
+
+func errUnplugged() error { return fingerprint.ErrUnplugged }

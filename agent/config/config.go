@@ -66,6 +66,7 @@ type Gateway struct {
 
 type MQTT struct {
 	Broker         string   `toml:"broker"`
+	EmbeddedListen string   `toml:"embedded_listen"`
 	ClientID       string   `toml:"client_id"`
 	Username       string   `toml:"username"`
 	PasswordFile   string   `toml:"password_file"`
@@ -169,7 +170,7 @@ type Update struct {
 func Default() *Config {
 	return &Config{
 		Station: Station{StateDir: "/var/lib/captura"},
-		MQTT: MQTT{KeepAlive: Duration(30 * time.Second), ConnectTimeout: Duration(10 * time.Second),
+		MQTT: MQTT{EmbeddedListen: "127.0.0.1:1883", KeepAlive: Duration(30 * time.Second), ConnectTimeout: Duration(10 * time.Second),
 			ReconnectMax: Duration(time.Minute), ResendAfter: Duration(30 * time.Second), Inflight: 8},
 		Outbox: Outbox{MaxBytes: 512 << 20, MaxAge: Duration(30 * 24 * time.Hour)},
 		Reader: Reader{Enabled: true, Port: "/dev/captura-reader", Family: "auto", UpgradeBaud: true},

@@ -28,6 +28,10 @@ func (s *Station) runCommands(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case in := <-s.cmds:
+			if in.alive != nil {
+				close(in.alive)
+				continue
+			}
 			s.processCommand(ctx, in)
 		}
 	}
@@ -366,4 +370,20 @@ func (s *Station) recoverCommands(ctx context.Context) error {
 		s.audit(ctx, "station", "capture.interrupted", "failed", f.id.String(), map[string]string{"type": f.typ})
 	}
 	return nil
+}
+
+// Alive checks that the command loop answers (the watchdog pings only then).
+func (s *Station) Alive(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case s.cmds <- inbound{alive: reply}:
+	case <-ctx.Done():
+		return fmt.Errorf("command loop busy: %w", ctx.Err())
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("command loop not answering: %w", ctx.Err())
+	}
 }

@@ -96,6 +96,7 @@ type running struct {
 type inbound struct {
 	topic   string
 	payload []byte
+	alive   chan struct{} // a liveness probe instead of a command
 }
 
 // New builds a station.

@@ -1,12 +1,18 @@
-// Command captura-agent is the station daemon.
+// Command captura-agent is the Captura capture station daemon.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/captura-claim/captura/agent/daemon"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "captura-agent: the daemon is being built (see issue 4)")
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := daemon.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -1,0 +1,304 @@
+// Package daemon is captura-agent: it loads the configuration, opens the store, keys and
+// devices, connects to the broker and runs the station core, as a tree of components
+// that stop together when the context is cancelled. Under systemd it reports READY once
+// the broker is connected and the devices have been looked for, pings the watchdog
+// while the station's loops answer, and reports STOPPING on the way out.
+package daemon
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/captura-claim/captura/agent/broker"
+	"github.com/captura-claim/captura/agent/config"
+	"github.com/captura-claim/captura/agent/devices"
+	"github.com/captura-claim/captura/agent/fsutil"
+	"github.com/captura-claim/captura/agent/session"
+	"github.com/captura-claim/captura/agent/station"
+	"github.com/captura-claim/captura/agent/store"
+	"github.com/captura-claim/captura/agent/uplink"
+	"github.com/captura-claim/captura/protocol"
+)
+
+// Hooks let tests and the demo replace parts of the pipeline.
+type Hooks struct {
+	Quality     session.FingerQuality
+	FingerPAD   session.FingerPAD
+	Face        session.FaceCapturer
+	Panel       session.Panel
+	OnCommitted func(store.Entry)
+	// Ready is called once the daemon would report READY to systemd.
+	Ready func()
+}
+
+// Run runs the agent with cfg until ctx ends.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks) error {
+	stateDir := cfg.Path(cfg.Station.StateDir)
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	signer, err := stationKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	aima, err := readRecipient(cfg.Path(cfg.AIMA.PublicKey))
+	if err != nil {
+		return fmt.Errorf("aima.public_key: %w", err)
+	}
+	gw, err := readPublic(cfg.Path(cfg.Gateway.PublicKey))
+	if err != nil {
+		return fmt.Errorf("gateway.public_key: %w", err)
+	}
+	tablets := station.NewTablets()
+	for i, t := range cfg.Tablets {
+		pub, err := readPublic(cfg.Path(t.PublicKey))
+		if err != nil {
+			return fmt.Errorf("tablet[%d].public_key: %w", i, err)
+		}
+		if _, err := tablets.Add(t.Name, pub); err != nil {
+			return fmt.Errorf("tablet[%d]: %w", i, err)
+		}
+	}
+	db, err := store.Open(filepath.Join(stateDir, "captura.db"), &store.Opts{MaxBytes: int64(cfg.Outbox.MaxBytes)})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var st *station.Station
+	statusChanged := make(chan struct{}, 1)
+	sup := devices.New(devices.ReaderOpts{Enabled: cfg.Reader.Enabled, Port: cfg.Reader.Port, Family: cfg.Reader.Family,
+		Baud: cfg.Reader.Baud, Upgrade: cfg.Reader.UpgradeBaud}, log.With("component", "devices"), func() {
+		select {
+		case statusChanged <- struct{}{}:
+		default:
+		}
+	})
+	quality := hooks.Quality
+	if quality == nil {
+		if quality, err = defaultQuality(); err != nil {
+			return err
+		}
+	}
+	th := cfg.Capture.Thresholds
+	st, err = station.New(station.Config{
+		Station: cfg.Station.ID, Centre: cfg.Station.Centre, Signer: signer, AIMA: aima, Gateway: gw, Tablets: tablets,
+		Capture: session.Config{Attempts: cfg.Capture.Attempts, FingerTimeout: cfg.Capture.FingerTimeout.D(),
+			FaceTimeout: cfg.Capture.FaceTimeout.D(), Thresholds: thresholds(th), PADThreshold: cfg.PAD.FingerThreshold},
+		ResendAfter: cfg.MQTT.ResendAfter.D(), Inflight: cfg.MQTT.Inflight, MaxAge: cfg.Outbox.MaxAge.D(),
+		StatusInterval: cfg.Health.StatusInterval.D(), TelemetryEvery: cfg.Health.TelemetryInterval.D(),
+		Caps: capabilities(cfg, hooks),
+	}, station.Deps{Store: db, Devices: sup, Quality: quality, FingerPAD: hooks.FingerPAD, Face: hooks.Face, Panel: hooks.Panel,
+		Log: log.With("component", "station"), OnCommitted: hooks.OnCommitted})
+	if err != nil {
+		return err
+	}
+
+	brokerURL := cfg.MQTT.Broker
+	if brokerURL == "" || brokerURL == "embedded" {
+		b, err := broker.Start(ctx, cfg.MQTT.EmbeddedListen, &broker.Opts{Logger: log.With("component", "broker")})
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		defer b.Close()
+		brokerURL = b.URL()
+		log.Warn("no broker configured: embedded broker on loopback (demo only)", "url", brokerURL)
+	}
+	mopts, err := uplink.Options(cfg, brokerURL)
+	if err != nil {
+		return err
+	}
+	up, err := uplink.New(mopts, st, db, log.With("component", "uplink"))
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("component failed", "component", name, "err", err)
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+		}()
+	}
+	run("devices", sup.Run)
+	run("station", st.Run)
+	run("uplink", up.Run)
+	run("status", func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-statusChanged:
+				if up.Client().Connected() {
+					st.PublishStatus(ctx)
+				}
+			}
+		}
+	})
+	run("systemd", func(ctx context.Context) error { return notifySystemd(ctx, up, sup, st, log, hooks.Ready) })
+	<-ctx.Done()
+	sd.SdNotify(false, sd.SdNotifyStopping)
+	log.Info("stopping")
+	wg.Wait()
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c
+	}
+	return nil
+}
+
+// notifySystemd reports READY once the broker is connected and the reader has been
+// looked for (at most readyWait), then pings the watchdog while the station answers.
+func notifySystemd(ctx context.Context, up *uplink.Uplink, sup *devices.Supervisor, st *station.Station, log *slog.Logger, ready func()) error {
+	const readyWait = 30 * time.Second
+	if err := up.Client().WaitConnected(ctx); err != nil {
+		return nil
+	}
+	deadline := time.Now().Add(readyWait)
+	for time.Now().Before(deadline) {
+		if _, err := sup.Reader(); err == nil || errors.Is(err, devices.ErrDisabled) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	var degraded []string
+	for _, d := range sup.Status() {
+		if d.State != "ok" && d.State != "disabled" {
+			degraded = append(degraded, d.Kind+" "+d.State)
+		}
+	}
+	status := "STATUS=ready"
+	if len(degraded) > 0 {
+		status = "STATUS=ready, degraded: " + strings.Join(degraded, ", ")
+	}
+	sd.SdNotify(false, sd.SdNotifyReady+"\n"+status)
+	log.Info("ready", "broker", up.Client().Broker(), "devices", len(sup.Status()), "degraded", degraded)
+	if ready != nil {
+		ready()
+	}
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(interval / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			actx, cancel := context.WithTimeout(ctx, interval/3)
+			err := st.Alive(actx)
+			cancel()
+			if err != nil {
+				// No ping: systemd will kill and restart a hung agent.
+				log.Error("station loops not answering; watchdog not pinged", "err", err)
+				continue
+			}
+			sd.SdNotify(false, sd.SdNotifyWatchdog)
+		}
+	}
+}
+
+func thresholds(th config.Threshold) func(session.Item) uint {
+	return func(it session.Item) uint {
+		if it.Mod == protocol.ModFace {
+			return uint(th.Face)
+		}
+		switch it.Pos {
+		case 1, 6:
+			return uint(th.Thumb)
+		case 2, 7:
+			return uint(th.Index)
+		case 3, 8:
+			return uint(th.Middle)
+		case 4, 9:
+			return uint(th.Ring)
+		}
+		return uint(th.Little)
+	}
+}
+
+func capabilities(cfg *config.Config, h Hooks) []string {
+	var caps []string
+	if cfg.Reader.Enabled {
+		caps = append(caps, "finger")
+	}
+	if h.Face != nil {
+		caps = append(caps, "face")
+	}
+	if h.FingerPAD != nil {
+		caps = append(caps, "pad-finger")
+	}
+	return caps
+}
+
+// stationKey loads the station's signing key, creating it (mode 0600, with the public
+// key beside it) on first start.
+func stationKey(cfg *config.Config, log *slog.Logger) (*protocol.Signer, error) {
+	path := cfg.StationKeyPath()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k, err := protocol.GenerateSigningKey(protocol.KindStation)
+		if err != nil {
+			return nil, err
+		}
+		priv, _ := protocol.MarshalPrivateKeyPEM(k)
+		pub, _ := protocol.MarshalPublicKeyPEM(k.Public())
+		if err := fsutil.CreateExclusive(path, priv, 0o600); err != nil {
+			return nil, fmt.Errorf("station key: %w", err)
+		}
+		if err := fsutil.WriteFileAtomic(strings.TrimSuffix(path, ".key")+".pub", pub, 0o644); err != nil {
+			return nil, fmt.Errorf("station public key: %w", err)
+		}
+		s, err := protocol.NewSigner(k)
+		if err == nil {
+			log.Warn("created the station key; register its public key at the gateway", "kid", s.KeyID(), "file", strings.TrimSuffix(path, ".key")+".pub")
+		}
+		return s, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("station key: %w", err)
+	}
+	k, err := protocol.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("station key %s: %w", path, err)
+	}
+	return protocol.NewSigner(k)
+}
+
+func readPublic(path string) (crypto.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.ParsePublicKeyPEM(data)
+}
+
+func readRecipient(path string) (*protocol.RecipientPublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.ParseRecipientPublicKeyPEM(data)
+}

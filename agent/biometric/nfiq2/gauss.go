@@ -144,53 +144,160 @@ func reflect101(i, n int) int {
 }
 
 // gaussBlur8 blurs src (w×h) into dst with the symmetric fixed-point kernel k. tmp must
-// hold w*h uint16 values. rows is called to run the row range [y0, y1) of a pass,
-// possibly in parallel.
-func gaussBlur8(src []uint8, w, h int, k []int32, tmp []uint16, dst []uint8, par func(n int, f func(lo, hi int))) {
-	r := len(k) / 2
+// hold h*((w+1)/2) words (the row-filtered image, two pixels to a word). par runs a pass over row ranges, possibly in parallel. When
+// binary is set, src holds only 0 and 255 and the row pass sums the kernel over runs.
+func gaussBlur8(src []uint8, w, h int, k []int32, binary bool, tmp []uint64, dst []uint8, par func(n int, f func(lo, hi int))) {
 	// Horizontal pass: tmp = Σ k[i]·src (8 fractional bits, at most 255·256).
+	if binary {
+		hlineBinary(src, w, h, k, tmp, par)
+	} else {
+		hline(src, w, h, k, tmp, par)
+	}
+	vline(w, h, k, tmp, dst, par)
+}
+
+// The passes run two pixels at a time in the two 32-bit halves of a uint64: every
+// partial sum of a pixel stays below 255·256·256 < 2^32, so the halves never carry
+// into each other.
+
+func hline(src []uint8, w, h int, k []int32, tmp []uint64, par func(n int, f func(lo, hi int))) {
+	r := len(k) / 2
+	pairs := (w + 1) / 2
+	n := w + 2*r // extended row length
+	idx := make([]int, n+1)
+	for e := range idx {
+		if e < n {
+			idx[e] = reflect101(e-r, w)
+		} else {
+			idx[e] = -1 // beyond the extended row: 0
+		}
+	}
 	par(h, func(y0, y1 int) {
-		ext := make([]int32, w+2*r)
+		// even[q] and odd[q] hold the extended row's pixels 2q, 2q+1 and 2q+1, 2q+2, so
+		// that the pair of outputs 2p, 2p+1 reads tap o from one contiguous slice.
+		half := n/2 + 1
+		even := make([]uint64, half+1)
+		odd := make([]uint64, half+1)
+		acc := make([]uint64, pairs)
+		px := func(row []uint8, e int) uint64 {
+			if e > n || idx[e] < 0 {
+				return 0
+			}
+			return uint64(row[idx[e]])
+		}
+		tap := func(o int) []uint64 {
+			if o&1 == 0 {
+				return even[o/2 : o/2+pairs]
+			}
+			return odd[o/2 : o/2+pairs]
+		}
 		for y := y0; y < y1; y++ {
 			row := src[y*w : (y+1)*w]
-			for x := -r; x < w+r; x++ {
-				ext[x+r] = int32(row[reflect101(x, w)])
+			for q := range even {
+				even[q] = px(row, 2*q) | px(row, 2*q+1)<<32
+				odd[q] = px(row, 2*q+1) | px(row, 2*q+2)<<32
 			}
-			out := tmp[y*w : (y+1)*w]
-			kc := k[r]
-			for x := range out {
-				e := ext[x : x+2*r+1]
-				acc := kc * e[r]
-				for i := 0; i < r; i++ {
-					acc += k[i] * (e[i] + e[2*r-i])
-				}
-				out[x] = uint16(acc)
-			}
-		}
-	})
-	// Vertical pass: Σ k[j]·tmp (16 fractional bits), rounded half up to 8 bits.
-	par(h, func(y0, y1 int) {
-		acc := make([]uint32, w)
-		for y := y0; y < y1; y++ {
-			kc := uint32(k[r])
-			c := tmp[y*w : (y+1)*w]
-			for x := range acc {
-				acc[x] = kc * uint32(c[x])
+			kc := uint64(k[r])
+			c := tap(r)
+			c = c[:len(acc)]
+			for p := range acc {
+				acc[p] = kc * c[p]
 			}
 			for i := 0; i < r; i++ {
-				ki := uint32(k[i])
+				ki := uint64(k[i])
 				if ki == 0 {
 					continue
 				}
-				a := tmp[reflect101(y-r+i, h)*w:][:w]
-				b := tmp[reflect101(y+r-i, h)*w:][:w]
-				for x := range acc {
-					acc[x] += ki * (uint32(a[x]) + uint32(b[x]))
+				a, b := tap(i), tap(2*r-i)
+				a, b = a[:len(acc)], b[:len(acc)]
+				for p := range acc {
+					acc[p] += ki * (a[p] + b[p])
+				}
+			}
+			copy(tmp[y*pairs:(y+1)*pairs], acc)
+		}
+	})
+}
+
+// hlineBinary is hline for an image of 0 and 255: with K the prefix sums of the kernel,
+// each run of 255 in the reflected row adds 255·(K[end] - K[start]) over the part of
+// the run inside the window.
+func hlineBinary(src []uint8, w, h int, k []int32, tmp []uint64, par func(n int, f func(lo, hi int))) {
+	r := len(k) / 2
+	n := len(k)
+	pairs := (w + 1) / 2
+	K := make([]uint32, n+1)
+	for i, v := range k {
+		K[i+1] = K[i] + uint32(v)
+	}
+	par(h, func(y0, y1 int) {
+		starts := make([]int, 0, 16)
+		ends := make([]int, 0, 16)
+		for y := y0; y < y1; y++ {
+			row := src[y*w : (y+1)*w]
+			starts, ends = starts[:0], ends[:0]
+			in := false
+			for e := 0; e < w+2*r; e++ {
+				on := row[reflect101(e-r, w)] != 0
+				if on && !in {
+					starts = append(starts, e)
+				} else if !on && in {
+					ends = append(ends, e)
+				}
+				in = on
+			}
+			if in {
+				ends = append(ends, w+2*r)
+			}
+			out := tmp[y*pairs : (y+1)*pairs]
+			first := 0
+			for x := 0; x < w; x++ {
+				for first < len(ends) && ends[first] <= x {
+					first++
+				}
+				acc := uint32(0)
+				for j := first; j < len(starts) && starts[j] < x+n; j++ {
+					a, b := max(starts[j], x)-x, min(ends[j], x+n)-x
+					acc += K[b] - K[a]
+				}
+				out[x/2] = out[x/2]&^(0xFFFFFFFF<<(32*(x&1))) | uint64(255*acc)<<(32*(x&1))
+			}
+		}
+	})
+}
+
+// vline is the vertical pass: Σ k[j]·tmp (16 fractional bits), rounded half up to 8
+// bits.
+func vline(w, h int, k []int32, packed []uint64, dst []uint8, par func(n int, f func(lo, hi int))) {
+	r := len(k) / 2
+	pairs := (w + 1) / 2
+	par(h, func(y0, y1 int) {
+		acc := make([]uint64, pairs)
+		for y := y0; y < y1; y++ {
+			kc := uint64(k[r])
+			c := packed[y*pairs : (y+1)*pairs]
+			for p := range acc {
+				acc[p] = kc * c[p]
+			}
+			for i := 0; i < r; i++ {
+				ki := uint64(k[i])
+				if ki == 0 {
+					continue
+				}
+				a := packed[reflect101(y-r+i, h)*pairs:][:pairs]
+				b := packed[reflect101(y+r-i, h)*pairs:][:pairs]
+				a, b = a[:len(acc)], b[:len(acc)]
+				for p := range acc {
+					acc[p] += ki * (a[p] + b[p])
 				}
 			}
 			out := dst[y*w : (y+1)*w]
-			for x, v := range acc {
-				out[x] = uint8(min((v+1<<15)>>16, 255))
+			const half = 1 << 15
+			for p, v := range acc {
+				out[2*p] = uint8(min((v&0xFFFFFFFF+half)>>16, 255))
+				if 2*p+1 < w {
+					out[2*p+1] = uint8(min((v>>32+half)>>16, 255))
+				}
 			}
 		}
 	})

@@ -146,3 +146,31 @@ func fvcPath(tb testing.TB, name string) string {
 	}
 	return filepath.Join(dir, name)
 }
+
+func fvcPathOrEmpty() string {
+	return reference.FindShared(filepath.Join("data", "fingerprints", "eval-only", "fvc2002-db1b"))
+}
+
+// readHeader returns the measure columns of NIST's CSV header: those after the
+// actionable feedback and before the timings.
+func readHeader(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	head, _, _ := strings.Cut(string(b), "\n")
+	var out []string
+	on := false
+	for _, f := range strings.Split(head, ",") {
+		f = strings.Trim(f, `"`)
+		switch {
+		case f == "SufficientFingerprintForeground":
+			on = true
+		case strings.HasSuffix(f, "Speed"):
+			on = false
+		case on:
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}

@@ -23,30 +23,32 @@ type roiResult struct {
 
 type roiScratch struct {
 	a, b  []uint8
-	tmp   []uint16
+	tmp   []uint64
 	label []int32
 	queue []int32
 }
 
-func (s *roiScratch) grow(n int) {
+func (s *roiScratch) grow(w, h int) {
+	n, words := w*h, h*((w+1)/2)
 	if cap(s.a) < n {
 		s.a = make([]uint8, n)
 		s.b = make([]uint8, n)
-		s.tmp = make([]uint16, n)
 		s.label = make([]int32, n)
 	}
-	s.a, s.b, s.tmp, s.label = s.a[:n], s.b[:n], s.tmp[:n], s.label[:n]
+	if cap(s.tmp) < words {
+		s.tmp = make([]uint64, words)
+	}
+	s.a, s.b, s.tmp, s.label = s.a[:n], s.b[:n], s.tmp[:words], s.label[:n]
 }
 
 func computeROI(img *gray, s *roiScratch, par func(n int, f func(lo, hi int)), res *roiResult) {
 	w, h := img.w, img.h
-	n := w * h
-	s.grow(n)
+	s.grow(w, h)
 
 	erode5(img.pix, w, h, s.b, s.a) // eroded image in s.a (s.b scratch)
-	gaussBlur8(s.a, w, h, kernel41, s.tmp, s.b, par)
+	gaussBlur8(s.a, w, h, kernel41, false, s.tmp, s.b, par)
 	threshold(s.b, otsu(s.b), s.a)
-	gaussBlur8(s.a, w, h, kernel91, s.tmp, s.b, par)
+	gaussBlur8(s.a, w, h, kernel91, true, s.tmp, s.b, par)
 	mask := s.a
 	threshold(s.b, otsu(s.b), mask) // 0 = foreground (dark), 255 = background
 
@@ -90,22 +92,28 @@ func computeROI(img *gray, s *roiScratch, par func(n int, f func(lo, hi int)), r
 // erode5 is the minimum over the 5×5 neighbourhood, ignoring pixels outside the image
 // (OpenCV's erode with its default border). tmp and dst are w*h.
 func erode5(src []uint8, w, h int, tmp, dst []uint8) {
+	// Rows: min of 5 as min(min of 4, the fifth), the row padded with 255.
+	pad := make([]uint8, w+4)
+	pad[0], pad[1], pad[w+2], pad[w+3] = 255, 255, 255, 255
+	m2 := make([]uint8, w+3)
 	for y := 0; y < h; y++ {
-		row := src[y*w : (y+1)*w]
+		copy(pad[2:], src[y*w:(y+1)*w])
+		for x := range m2 {
+			m2[x] = min(pad[x], pad[x+1])
+		}
 		out := tmp[y*w : (y+1)*w]
 		for x := range out {
-			m := uint8(255)
-			for xx := max(0, x-2); xx <= min(w-1, x+2); xx++ {
-				m = min(m, row[xx])
-			}
-			out[x] = m
+			out[x] = min(m2[x], m2[x+2], pad[x+4])
 		}
 	}
+	// Columns: the same over the row-eroded image.
 	for y := 0; y < h; y++ {
 		out := dst[y*w : (y+1)*w]
-		copy(out, tmp[max(0, y-2)*w:][:w])
-		for yy := max(0, y-2) + 1; yy <= min(h-1, y+2); yy++ {
+		y0, y1 := max(0, y-2), min(h-1, y+2)
+		copy(out, tmp[y0*w:(y0+1)*w])
+		for yy := y0 + 1; yy <= y1; yy++ {
 			r := tmp[yy*w : (yy+1)*w]
+			r = r[:len(out)]
 			for x := range out {
 				out[x] = min(out[x], r[x])
 			}
@@ -162,44 +170,50 @@ func threshold(src []uint8, t int, dst []uint8) {
 // the holes of the 8-connected foreground, which NIST fills by drawing the inner
 // contours that findContours(RETR_CCOMP) reports.
 func fillHoles(mask []uint8, w, h int, s *roiScratch) {
-	const outside = 1
-	lab := s.label
-	clear(lab)
+	// Mark the background reachable from the border as 1, fill the rest, restore.
+	const reached = 1
 	q := s.queue[:0]
-	push := func(i int) {
-		if mask[i] == 255 && lab[i] == 0 {
-			lab[i] = outside
+	seed := func(i int) {
+		if mask[i] == 255 {
+			mask[i] = reached
 			q = append(q, int32(i))
 		}
 	}
 	for x := 0; x < w; x++ {
-		push(x)
-		push((h-1)*w + x)
+		seed(x)
+		seed((h-1)*w + x)
 	}
 	for y := 0; y < h; y++ {
-		push(y * w)
-		push(y*w + w - 1)
+		seed(y * w)
+		seed(y*w + w - 1)
 	}
 	for len(q) > 0 {
 		i := int(q[len(q)-1])
 		q = q[:len(q)-1]
-		x, y := i%w, i/w
-		if x > 0 {
-			push(i - 1)
+		x := i % w
+		if x > 0 && mask[i-1] == 255 {
+			mask[i-1] = reached
+			q = append(q, int32(i-1))
 		}
-		if x < w-1 {
-			push(i + 1)
+		if x < w-1 && mask[i+1] == 255 {
+			mask[i+1] = reached
+			q = append(q, int32(i+1))
 		}
-		if y > 0 {
-			push(i - w)
+		if i >= w && mask[i-w] == 255 {
+			mask[i-w] = reached
+			q = append(q, int32(i-w))
 		}
-		if y < h-1 {
-			push(i + w)
+		if i+w < len(mask) && mask[i+w] == 255 {
+			mask[i+w] = reached
+			q = append(q, int32(i+w))
 		}
 	}
 	for i, v := range mask {
-		if v == 255 && lab[i] != outside {
+		switch v {
+		case 255:
 			mask[i] = 0
+		case reached:
+			mask[i] = 255
 		}
 	}
 	s.queue = q
@@ -228,23 +242,21 @@ func keepLargest(mask []uint8, w, h int, s *roiScratch) {
 			x, y := i%w, i/w
 			minX, maxX = min(minX, x), max(maxX, x)
 			minY, maxY = min(minY, y), max(maxY, y)
-			visit := func(j int) {
-				if mask[j] == 0 && lab[j] == 0 {
-					lab[j] = next
-					q = append(q, int32(j))
-				}
+			if x > 0 && mask[i-1] == 0 && lab[i-1] == 0 {
+				lab[i-1] = next
+				q = append(q, int32(i-1))
 			}
-			if x > 0 {
-				visit(i - 1)
+			if x < w-1 && mask[i+1] == 0 && lab[i+1] == 0 {
+				lab[i+1] = next
+				q = append(q, int32(i+1))
 			}
-			if x < w-1 {
-				visit(i + 1)
+			if y > 0 && mask[i-w] == 0 && lab[i-w] == 0 {
+				lab[i-w] = next
+				q = append(q, int32(i-w))
 			}
-			if y > 0 {
-				visit(i - w)
-			}
-			if y < h-1 {
-				visit(i + w)
+			if y < h-1 && mask[i+w] == 0 && lab[i+w] == 0 {
+				lab[i+w] = next
+				q = append(q, int32(i+w))
 			}
 		}
 		if area := (maxX - minX + 1) * (maxY - minY + 1); area > bestArea {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/captura-claim/captura/agent/biometric/nfiq2"
@@ -78,19 +79,8 @@ func relErr(got, want float64) float64 {
 // error and the image where it occurred.
 func compareMeasures(t *testing.T, imgs []refImage) (worst [nfiq2.NumMeasures]float64, where [nfiq2.NumMeasures]string) {
 	t.Helper()
-	m, err := nfiq2.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, ri := range imgs {
-		img, err := fpimage.ReadFile(ri.path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := m.Compute(img, 500, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", ri.row.Name, err)
-		}
+		res := computeRef(t, ri)
 		for i, name := range nfiq2.MeasureNames() {
 			if nfiq2.FromMinutiae(i) {
 				continue
@@ -138,6 +128,35 @@ func checkMeasures(t *testing.T, set string, imgs []refImage) {
 func TestMeasuresSFinGe(t *testing.T) { checkMeasures(t, "SFinGe", sfingeImages(t)) }
 
 func TestMeasuresFVC2002(t *testing.T) { checkMeasures(t, "FVC2002 DB1_B", fvcImages(t)) }
+
+var (
+	refMu      sync.Mutex
+	refResults = map[string]*nfiq2.Result{}
+)
+
+// computeRef computes a reference image without minutiae, once per test binary.
+func computeRef(t *testing.T, ri refImage) *nfiq2.Result {
+	t.Helper()
+	refMu.Lock()
+	defer refMu.Unlock()
+	if r, ok := refResults[ri.path]; ok {
+		return r
+	}
+	m, err := nfiq2.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := fpimage.ReadFile(ri.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Compute(img, 500, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", ri.row.Name, err)
+	}
+	refResults[ri.path] = res
+	return res
+}
 
 func fvcPath(tb testing.TB, name string) string {
 	dir := reference.FindShared(filepath.Join("data", "fingerprints", "eval-only", "fvc2002-db1b"))

@@ -1,7 +1,6 @@
 package nfiq2_test
 
 import (
-	"image"
 	"testing"
 
 	"github.com/captura-claim/captura/agent/biometric/nfiq2"
@@ -46,4 +45,14 @@ func BenchmarkCompute388x374Serial(b *testing.B) {
 	benchImage(b, fvcPath(b, "101_1.tif"), 1)
 }
 
-var _ = image.Rect
+// BenchmarkLoad is the cost of nfiq2.Load: decoding the embedded forest (NIST's tool
+// takes about 0.54 s to load its YAML model on this kind of machine).
+func BenchmarkLoad(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := nfiq2.Load(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/load")
+}

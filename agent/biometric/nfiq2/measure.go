@@ -16,10 +16,13 @@ type scratch struct {
 	rows     [][]float64 // per grid row: FDA | LCS | RVU values, merged in order
 }
 
-// nativeStats are the by-products of the measures that the feedback needs.
+// nativeStats are the by-products of the measures that the feedback needs, and the
+// error of a measure NIST computes after its minutiae extractor (it reports the
+// extractor's failure first).
 type nativeStats struct {
 	mu, sigma float64
 	roiPixels int
+	lateErr   error
 }
 
 // par runs f over [0, n) split into at most m.workers contiguous ranges.
@@ -43,7 +46,9 @@ func (m *Model) par(n int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// measure computes every native measure that does not come from the minutiae.
+// measure computes every native measure that does not come from the minutiae. It
+// returns an error when FDA cannot be computed (NIST's first measure); an empty
+// histogram of a later measure is reported in the stats, in NIST's order.
 func (m *Model) measure(img *gray, s *scratch, out *Measures) (nativeStats, error) {
 	var st nativeStats
 	var wg sync.WaitGroup
@@ -95,9 +100,26 @@ func (m *Model) measure(img *gray, s *scratch, out *Measures) (nativeStats, erro
 		return st, fmt.Errorf("nfiq2: %w: cannot compute frequency domain analysis (FDA): not enough data to generate histogram bins (is the image blank?)", ErrMeasure)
 	}
 	histogram(&fdaLimits, s.fda, out[FDABin0:FDABin0+12])
-	histogram(&lcsLimits, s.lcs, out[LCSBin0:LCSBin0+12])
-	histogram(&oclLimits, s.ocl, out[OCLBin0:OCLBin0+12])
-	histogram(&ofLimits, s.of, out[OFBin0:OFBin0+12])
-	histogram(&rvupLimits, s.rvu, out[RVUPBin0:RVUPBin0+12])
+	// NIST's histogram statistics (cv::meanStdDev) refuse an empty list, which fails
+	// the measure; LCS has as many values as FDA.
+	for _, h := range []struct {
+		name   string
+		limits *[9]float64
+		data   []float64
+		at     int
+	}{
+		{"local clarity (LCS)", &lcsLimits, s.lcs, LCSBin0},
+		{"orientation certainty (OCL)", &oclLimits, s.ocl, OCLBin0},
+		{"orientation flow (OF)", &ofLimits, s.of, OFBin0},
+		{"ridge valley uniformity (RVU)", &rvupLimits, s.rvu, RVUPBin0},
+	} {
+		if len(h.data) == 0 {
+			if st.lateErr == nil {
+				st.lateErr = fmt.Errorf("nfiq2: %w: cannot compute %s: no local values for the histogram", ErrMeasure, h.name)
+			}
+			continue
+		}
+		histogram(h.limits, h.data, out[h.at:h.at+12])
+	}
 	return st, nil
 }

@@ -221,6 +221,9 @@ func (m *Model) compute(img *image.Gray, ppi int, src minutiaeSource) (*Result, 
 	if mr.err != nil {
 		return nil, mr.err
 	}
+	if native.lateErr != nil {
+		return nil, native.lateErr
+	}
 	minutiaeMeasures(g, mr.pts, native.mu, native.sigma, &res.Measures)
 
 	a := &res.Actionable

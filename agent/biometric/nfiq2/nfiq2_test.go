@@ -133,6 +133,14 @@ func TestErrorClasses(t *testing.T) {
 		}), 500, nfiq2.ErrInvalidImageSize, "too small"},
 		{"uniform grey", testImage(400, 400, solid(128)), 500, nfiq2.ErrMeasure, "frequency domain analysis"},
 		{"1000 ppi", testImage(400, 400, ridges(400, 400)), 1000, nfiq2.ErrMeasure, "only 500 ppi"},
+		// Ridges in one row of blocks only: FDA has its 10 blocks, but no block has a
+		// foreground neighbourhood for orientation flow.
+		{"ridge band", testImage(560, 260, func(x, y int) uint8 {
+			if y >= 32 && y < 96 {
+				return uint8(128 + 100*math.Sin(2*math.Pi*float64(x+y/3)/9))
+			}
+			return 128
+		}), 500, nfiq2.ErrMeasure, "orientation flow"},
 		{"nil", nil, 500, nfiq2.ErrBadArguments, "no image"},
 	} {
 		_, err := m.Compute(tc.img, tc.ppi, nil)

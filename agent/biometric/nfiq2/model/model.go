@@ -267,8 +267,9 @@ func Decode(data []byte) (*Forest, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	// Each node takes at least one byte, which bounds the allocation by the input size.
-	f.nodes = make([]node, 0, min(len(body)-r.off, MaxNodes))
+	// A leaf takes one byte and a split five; about half the nodes are leaves. The
+	// estimate is bounded by the input size, and append grows it if needed.
+	f.nodes = make([]node, 0, min((len(body)-r.off)/3+16, MaxNodes))
 	stack := make([]int32, 0, 64)
 	for ti := 0; ti < nTrees; ti++ {
 		count := int(r.u32())

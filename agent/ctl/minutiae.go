@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/captura-claim/captura/agent/biometric/minutiae"
 	"github.com/captura-claim/captura/agent/cli"
@@ -38,9 +36,9 @@ func runMinutiae(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	}
 	var opts *fpimage.Opts
 	if *size != "" {
-		w, h, ok := parseSize(*size)
-		if !ok {
-			return cli.Usagef("--size %q: want WxH, e.g. 256x288", *size)
+		w, h, err := parseSize(*size)
+		if err != nil {
+			return cli.Usagef("--size %q: %v", *size, err)
 		}
 		opts = &fpimage.Opts{Width: w, Height: h}
 	}
@@ -79,12 +77,3 @@ func runMinutiae(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func parseSize(s string) (int, int, bool) {
-	ws, hs, ok := strings.Cut(strings.ToLower(s), "x")
-	if !ok {
-		return 0, 0, false
-	}
-	w, err1 := strconv.Atoi(ws)
-	h, err2 := strconv.Atoi(hs)
-	return w, h, err1 == nil && err2 == nil && w > 0 && h > 0
-}

@@ -1,12 +1,9 @@
 package daemon
 
 import (
-	"errors"
-
+	"github.com/captura-claim/captura/agent/biometric/fingerq"
 	"github.com/captura-claim/captura/agent/session"
 )
 
-// defaultQuality is replaced by the NFIQ 2 adapter when it is merged.
-func defaultQuality() (session.FingerQuality, error) {
-	return nil, errors.New("no finger quality algorithm built in")
-}
+// defaultQuality is NFIQ 2 with the minutiae extractor.
+func defaultQuality() (session.FingerQuality, error) { return fingerq.New() }

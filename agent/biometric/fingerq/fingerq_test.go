@@ -1,0 +1,73 @@
+package fingerq
+
+import (
+	"image"
+	"strings"
+	"testing"
+
+	"github.com/captura-claim/captura/drivers/fingerprint"
+	"github.com/captura-claim/captura/drivers/fingerprint/fpimage"
+)
+
+// The SFinGe prints copied by the nfiq2 package, with NIST's scores in their outputs.
+var prints = []struct{ file string }{
+	{"../nfiq2/testdata/sfinge/SFinGe_Test01.pgm"},
+	{"../nfiq2/testdata/sfinge/SFinGe_Test03.pgm"},
+}
+
+func TestAssessRealPrints(t *testing.T) {
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range prints {
+		g, err := fpimage.ReadFile(p.file, nil)
+		if err != nil {
+			t.Skipf("test print not found: %v", err)
+		}
+		res, err := a.AssessFinger(&fingerprint.Image{Gray: g, PPI: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Usable || res.Quality.Score == 0 || res.Quality.Alg != "NFIQ2" || len(res.Quality.Native) != 73 {
+			t.Fatalf("%s: %+v", p.file, res.Quality)
+		}
+		if len(res.Minutiae) < 10 {
+			t.Errorf("%s: %d minutiae", p.file, len(res.Minutiae))
+		}
+		for _, m := range res.Minutiae {
+			if m.X < 0 || m.Y < 0 || m.X >= g.Bounds().Dx() || m.Y >= g.Bounds().Dy() {
+				t.Fatalf("minutia outside the image: %+v", m)
+			}
+		}
+	}
+}
+
+func TestBlankImageIsUnusableNotAnError(t *testing.T) {
+	a, _ := New()
+	g := image.NewGray(image.Rect(0, 0, 256, 288))
+	for i := range g.Pix {
+		g.Pix[i] = 255
+	}
+	res, err := a.AssessFinger(&fingerprint.Image{Gray: g, PPI: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Usable || res.Quality.Score != 0 || len(res.Hints) == 0 || !strings.Contains(res.Hints[0], "place the finger") {
+		t.Fatalf("blank image: %+v", res)
+	}
+}
+
+func TestResample508(t *testing.T) {
+	g := image.NewGray(image.Rect(0, 0, 192, 192))
+	for i := range g.Pix {
+		g.Pix[i] = uint8(i % 251)
+	}
+	r := Resample(g, 500.0/508)
+	if r.Bounds().Dx() != 189 || r.Bounds().Dy() != 189 {
+		t.Fatalf("size %v", r.Bounds())
+	}
+	if _, err := (&Assessor{}).AssessFinger(&fingerprint.Image{Gray: g, PPI: 1000}); err == nil {
+		t.Fatal("1000 ppi accepted")
+	}
+}

@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 			FaceTimeout: cfg.Capture.FaceTimeout.D(), Thresholds: thresholds(th), PADThreshold: cfg.PAD.FingerThreshold},
 		ResendAfter: cfg.MQTT.ResendAfter.D(), Inflight: cfg.MQTT.Inflight, MaxAge: cfg.Outbox.MaxAge.D(),
 		StatusInterval: cfg.Health.StatusInterval.D(), TelemetryEvery: cfg.Health.TelemetryInterval.D(),
-		Caps: capabilities(cfg, hooks),
+		Caps: capabilities(cfg, hooks), SessionFlag: sessionFlag(stateDir),
 	}, station.Deps{Store: db, Devices: sup, Quality: quality, FingerPAD: hooks.FingerPAD, Face: hooks.Face, Panel: hooks.Panel,
 		Log: log.With("component", "station"), OnCommitted: hooks.OnCommitted})
 	if err != nil {
@@ -218,6 +218,16 @@ func notifySystemd(ctx context.Context, up *uplink.Uplink, sup *devices.Supervis
 			sd.SdNotify(false, sd.SdNotifyWatchdog)
 		}
 	}
+}
+
+// sessionFlag is the file that exists while a capture session runs: in systemd's
+// RuntimeDirectory (/run/captura) when there is one, else in the state directory.
+func sessionFlag(stateDir string) string {
+	dir := os.Getenv("RUNTIME_DIRECTORY")
+	if dir == "" {
+		dir = stateDir
+	}
+	return filepath.Join(strings.SplitN(dir, ":", 2)[0], "session-active")
 }
 
 func thresholds(th config.Threshold) func(session.Item) uint {

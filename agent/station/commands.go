@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -227,6 +228,11 @@ func (s *Station) startCapture(ctx context.Context, cmd *protocol.Command) {
 	s.mu.Lock()
 	s.running = r
 	s.mu.Unlock()
+	if s.cfg.SessionFlag != "" {
+		if err := os.WriteFile(s.cfg.SessionFlag, []byte(recID.String()+"\n"), 0o644); err != nil {
+			s.log.Warn("session flag not written", "file", s.cfg.SessionFlag, "err", err)
+		}
+	}
 	// Stored as executing: if the station dies now, recovery turns it into failed.
 	s.setState(ctx, cmd.Type, cmd.ID, protocol.CmdExecuting, "", &recID, nil, true)
 	s.audit(ctx, actor, "capture.start", "ok", recID.String(), map[string]string{"txn": cmd.Start.Txn, "items": strconv.Itoa(len(plan))})
@@ -248,6 +254,9 @@ func (s *Station) runSession(ctx context.Context, r *running) {
 		s.mu.Lock()
 		s.running = nil
 		s.mu.Unlock()
+		if s.cfg.SessionFlag != "" {
+			os.Remove(s.cfg.SessionFlag)
+		}
 		s.kick()
 	}()
 	cmd := r.cmd

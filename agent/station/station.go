@@ -54,6 +54,9 @@ type Config struct {
 	Slot            string
 	// ClockSkew is how far a command's issued time may be in the future.
 	ClockSkew time.Duration
+	// SessionFlag, when set, is a file that exists exactly while a capture session runs
+	// (under /run/captura): package upgrades wait for it to disappear.
+	SessionFlag string
 }
 
 // Deps are the station's collaborators.

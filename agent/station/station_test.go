@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -83,7 +84,13 @@ func (n *net) Publish(ctx context.Context, topic string, qos byte, retained bool
 			return nil
 		}
 		n.mu.Lock()
-		n.audits = append(n.audits, a)
+		seen := false
+		for _, old := range n.audits {
+			seen = seen || old.ID == a.ID
+		}
+		if !seen { // a resend before the receipt arrived
+			n.audits = append(n.audits, a)
+		}
 		n.mu.Unlock()
 		n.receipt("audit", a.ID, a.Seq, env.Hash)
 	case protocol.TopicCmdState:
@@ -223,14 +230,23 @@ func (h *harness) deliver(s *protocol.Signer, c *protocol.Command) {
 func (h *harness) waitState(id protocol.ID) *protocol.CommandState {
 	h.t.Helper()
 	timeout := time.After(10 * time.Second)
+	final := func(cs *protocol.CommandState) bool {
+		return cs != nil && (cs.State == protocol.CmdSuccessful || cs.State == protocol.CmdFailed)
+	}
 	for {
+		h.mu.Lock()
+		cs := h.states[id]
+		if final(cs) {
+			delete(h.states, id) // a redelivery must publish it again
+		}
+		h.mu.Unlock()
+		if final(cs) {
+			return cs
+		}
 		select {
-		case cs := <-h.stateCh:
-			if cs.Command == id && (cs.State == protocol.CmdSuccessful || cs.State == protocol.CmdFailed) {
-				return cs
-			}
+		case <-h.stateCh:
 		case <-timeout:
-			h.t.Fatalf("command %s: no final state", id)
+			h.t.Fatalf("command %s (line %d): no final state", id, callerLine())
 		}
 	}
 }
@@ -458,4 +474,9 @@ func TestRestartDuringSessionFailsTheCommand(t *testing.T) {
 func sha(b []byte) protocol.Hash {
 	env, _ := protocol.ParseEnvelope(b, protocol.MaxRecordSize+(64<<10))
 	return env.Hash
+}
+
+func callerLine() int {
+	_, _, line, _ := runtime.Caller(2)
+	return line
 }

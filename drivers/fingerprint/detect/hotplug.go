@@ -53,6 +53,9 @@ type HotplugOpts struct {
 	OnState func(Event)
 	// Poll is how often Run looks at the path while no reader is open (default 500 ms).
 	Poll time.Duration
+	// RetryAfter is how long Run waits before probing a path again after no module
+	// answered there (default 5 s).
+	RetryAfter time.Duration
 }
 
 // Hotplug is a fingerprint.Reader for a device path whose module may come and go. An
@@ -90,6 +93,9 @@ func NewHotplug(path string, opts *HotplugOpts) *Hotplug {
 	}
 	if h.opts.Poll <= 0 {
 		h.opts.Poll = 500 * time.Millisecond
+	}
+	if h.opts.RetryAfter <= 0 {
+		h.opts.RetryAfter = 5 * time.Second
 	}
 	h.log = h.opts.Logger
 	if h.log == nil {
@@ -129,6 +135,7 @@ func (h *Hotplug) setState(ev Event) {
 func (h *Hotplug) Run(ctx context.Context) error {
 	t := time.NewTicker(h.opts.Poll)
 	defer t.Stop()
+	var failedAt time.Time
 	for {
 		h.mu.Lock()
 		r, busy := h.r, h.busy
@@ -136,8 +143,16 @@ func (h *Hotplug) Run(ctx context.Context) error {
 		_, statErr := os.Stat(h.path)
 		switch {
 		case r == nil && statErr == nil:
+			// Something is there. After a failed open (no module answered), wait
+			// RetryAfter before probing it again.
+			if !failedAt.IsZero() && time.Since(failedAt) < h.opts.RetryAfter {
+				break
+			}
 			if _, err := h.open(ctx); err != nil && ctx.Err() == nil {
+				failedAt = time.Now()
 				h.log.Debug("detect: open failed", "path", h.path, "err", err)
+			} else {
+				failedAt = time.Time{}
 			}
 		case r == nil:
 			if h.State() == StateReady {

@@ -261,6 +261,9 @@ func (p *port) pending() int {
 	return len(p.queue)
 }
 
+// maxLag is how far behind its schedule the paced writer may fall and still catch up.
+const maxLag = 20 * time.Millisecond
+
 // writeLoop sends the queue at the module's speed: a chunk of bytes goes to the pty when
 // its last bit would have left the module, so the host sees the line rate whatever the
 // scheduler does (a late chunk is followed by earlier ones, the average stays exact).
@@ -307,9 +310,10 @@ func (p *port) writeLoop() {
 		b := append([]byte(nil), p.queue[:chunk]...)
 		p.queue = p.queue[chunk:]
 		p.busy = true
-		// The line restarts from now only after it was idle; a chunk that a late timer
-		// delayed is followed by the next one at once, so the average rate stays exact.
-		if now := time.Now(); idle && p.txFree.Before(now) {
+		// The line restarts from now after it was idle; a chunk that a late timer delayed
+		// (by up to maxLag) is followed by the next one at once, so the average rate stays
+		// exact. Beyond that the schedule restarts: a UART never sends faster than its rate.
+		if now := time.Now(); (idle && p.txFree.Before(now)) || p.txFree.Before(now.Add(-maxLag)) {
 			p.txFree = now
 		}
 		if stallAt == 0 {

@@ -39,6 +39,6 @@
 // Errors are reported in NIST's order of computation: cropping, FDA, the minutiae
 // extractor, then LCS, OCL, OF and RVU.
 //
-// A Model is safe for concurrent use; one computation uses up to Opts.Workers
-// goroutines (default min(GOMAXPROCS, 4)).
+// A Model is safe for concurrent use; see Opts.Workers for the goroutines one
+// computation uses.
 package nfiq2

@@ -77,7 +77,10 @@ type Result struct {
 
 // Opts configures a Model.
 type Opts struct {
-	// Workers bounds the goroutines one computation uses (0: min(GOMAXPROCS, 4)).
+	// Workers is how many goroutines a pass of one computation is split over (0:
+	// min(GOMAXPROCS, 4)). The region of interest, the block measures and the
+	// minutiae extractor run side by side, so a computation runs at most 2×Workers+1
+	// goroutines; 1 computes the measures serially (the extractor still runs beside).
 	Workers int
 }
 

@@ -60,13 +60,20 @@ func (m *Model) measure(img *gray, s *scratch, out *Measures) (nativeStats, erro
 	var wg sync.WaitGroup
 
 	// The region of interest (two large blurs) runs beside the block measures.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	roi := func() {
 		computeROI(img, &s.roi, m.par, &s.roiRes)
 		out[ROIMean] = s.roiRes.mean
 		out[CoherenceSum], out[CoherenceRel] = coherence(img, &s.roiRes)
-	}()
+	}
+	if m.workers > 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			roi()
+		}()
+	} else {
+		roi()
+	}
 
 	newGrid(img, &s.grid)
 	g := &s.grid

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/captura-claim/captura/agent/biometric/minutiae"
@@ -175,7 +176,9 @@ func (m *Model) ComputeWith(img *image.Gray, ppi int, extract Extractor) (*Resul
 		return nil, fmt.Errorf("nfiq2: %w: no minutiae extractor", ErrBadArguments)
 	}
 	return m.compute(img, ppi, func(_ image.Rectangle, g *gray) ([]point, error) {
-		mins, err := extract(g.toImage(), ppi)
+		// The extractor gets its own copy: it runs while the measures read g.
+		own := &gray{w: g.w, h: g.h, pix: slices.Clone(g.pix)}
+		mins, err := extract(own.toImage(), ppi)
 		if err != nil {
 			return nil, fmt.Errorf("nfiq2: %w: %w", ErrFeatureSet, err)
 		}
@@ -202,14 +205,13 @@ func (m *Model) compute(img *image.Gray, ppi int, src minutiaeSource) (*Result, 
 	if ppi != Resolution {
 		return nil, fmt.Errorf("nfiq2: %w: only %d ppi images are supported, not %d", ErrMeasure, Resolution, ppi)
 	}
-	// The cropped copy is private: the extractor may read it while we measure.
 	type minRes struct {
 		pts []point
 		err error
 	}
 	minCh := make(chan minRes, 1)
 	go func() {
-		pts, err := src(crop, &gray{w: g.w, h: g.h, pix: g.pix})
+		pts, err := src(crop, g)
 		minCh <- minRes{pts, err}
 	}()
 

@@ -234,7 +234,7 @@ func TestComputeWithExtractor(t *testing.T) {
 	}
 
 	// An extractor that writes into its image does not disturb the measures.
-	scribble, err := m.ComputeWith(src, 500, func(img *image.Gray, int) ([]minutiae.Minutia, error) {
+	scribble, err := m.ComputeWith(src, 500, func(img *image.Gray, _ int) ([]minutiae.Minutia, error) {
 		clear(img.Pix)
 		return nil, nil
 	})

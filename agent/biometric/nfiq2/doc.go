@@ -16,20 +16,29 @@
 //     the normalised image above 0.1) and the ridge orientation from the gradient
 //     covariance (centred differences). Windows are rotated with OpenCV's warpAffine
 //     (nearest neighbour, 10-bit fixed-point coordinates, zero border); FDA and RVU pad
-//     the window with 2 zero pixels first. Ridge/valley classes come from a least-squares
-//     line (OpenCV's Householder QR) rounded to 10 decimals.
+//     the window by 2 pixels first with copyMakeBorder, which on a region of the image
+//     takes the surrounding image pixels and uses zeros only outside the image.
+//     Ridge/valley classes come from a least-squares line (OpenCV's Householder QR)
+//     rounded to 10 decimals.
 //   - FDA is the spectral peak of the 32-sample profile across the ridges; at least 10
 //     foreground blocks are needed (ErrMeasure otherwise).
 //   - OCL uses the full 32×32 blocks aligned at 0; Mu is the image mean and MMB the mean
 //     of the block means (edge blocks partial).
 //   - The region of interest is OpenCV's bit-exact 8-bit Gaussian blurs (41 and 91,
 //     sigma from the size) with Otsu thresholds after a 5×5 erosion, holes filled, and
-//     the 4-connected component with the largest bounding box kept.
+//     the 4-connected component with the largest bounding box kept. A 32×32 block is a
+//     region-of-interest block (for the coherence measures) when OpenCV's mean of the
+//     mask over it, sum×(1/n), is below 255, which rounding makes true of some blocks
+//     without foreground (e.g. 23×22 edge blocks).
 //   - Histograms have 10 bins with NIST's limits; the mean and standard deviation are
-//     OpenCV's (population, sum of squares) over the sorted values.
+//     OpenCV's (population, sum of squares) over the sorted values. An empty list fails
+//     the measure (ErrMeasure), as cv::meanStdDev refuses it.
 //   - The minutiae measures follow NIST's FingerJetFX module from the minutiae the
 //     caller supplies or its extractor finds (package minutiae); NIST uses FingerJet FX.
 //
-// A Model is safe for concurrent use; one computation uses up to Opts.Workers
-// goroutines (default min(GOMAXPROCS, 4)).
+// Errors are reported in NIST's order of computation: cropping, FDA, the minutiae
+// extractor, then LCS, OCL, OF and RVU.
+//
+// A Model is safe for concurrent use; see Opts.Workers for the goroutines one
+// computation uses.
 package nfiq2

@@ -13,8 +13,14 @@ type scratch struct {
 	fda, lcs []float64
 	rvu, ocl []float64
 	of       []float64
-	rows     [][]float64 // per grid row: FDA | LCS | RVU values, merged in order
+	// Per grid row, before merging in raster order: FDA and LCS values (at most one
+	// per block), RVU ratios (at most rvuPerBlock per block), and their counts.
+	rowFDA, rowLCS, rowRVU []float64
+	rowN                   []int
 }
+
+// rvuPerBlock bounds the ratios one block gives (one per complete run).
+const rvuPerBlock = rvCols
 
 // nativeStats are the by-products of the measures that the feedback needs, and the
 // error of a measure NIST computes after its minutiae extractor (it reports the
@@ -54,40 +60,54 @@ func (m *Model) measure(img *gray, s *scratch, out *Measures) (nativeStats, erro
 	var wg sync.WaitGroup
 
 	// The region of interest (two large blurs) runs beside the block measures.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	roi := func() {
 		computeROI(img, &s.roi, m.par, &s.roiRes)
 		out[ROIMean] = s.roiRes.mean
 		out[CoherenceSum], out[CoherenceRel] = coherence(img, &s.roiRes)
-	}()
+	}
+	if m.workers > 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			roi()
+		}()
+	} else {
+		roi()
+	}
 
 	newGrid(img, &s.grid)
 	g := &s.grid
 	// FDA, LCS and RVU per foreground block; each grid row keeps its values apart so
 	// that the merged lists are in NIST's (raster) order.
-	type rowVals struct{ fda, lcs, rvu []float64 }
-	rows := make([]rowVals, g.rows)
+	cols := g.cols
+	s.rowFDA = resize(s.rowFDA, g.rows*cols)
+	s.rowLCS = resize(s.rowLCS, g.rows*cols)
+	s.rowRVU = resize(s.rowRVU, g.rows*cols*rvuPerBlock)
+	s.rowN = resize(s.rowN, 2*g.rows)
 	m.par(g.rows, func(lo, hi int) {
 		var bs blockScratch
 		for i := lo; i < hi; i++ {
-			r := &rows[i]
-			for j := 0; j < g.cols; j++ {
+			fda := s.rowFDA[i*cols : i*cols : (i+1)*cols]
+			lcs := s.rowLCS[i*cols : i*cols : (i+1)*cols]
+			rvu := s.rowRVU[i*cols*rvuPerBlock : i*cols*rvuPerBlock : (i+1)*cols*rvuPerBlock]
+			for j := 0; j < cols; j++ {
 				fg, o := g.block(i, j)
 				if !fg {
 					continue
 				}
-				r.fda = append(r.fda, fdaBlock(img, i, j, o, &bs))
-				r.lcs = append(r.lcs, lcsBlock(img, i, j, o, &bs))
-				r.rvu = rvuBlock(img, i, j, o, &bs, r.rvu)
+				fda = append(fda, fdaBlock(img, i, j, o, &bs))
+				lcs = append(lcs, lcsBlock(img, i, j, o, &bs))
+				rvu = rvuBlock(img, i, j, o, &bs, rvu)
 			}
+			s.rowN[2*i], s.rowN[2*i+1] = len(fda), len(rvu)
 		}
 	})
 	s.fda, s.lcs, s.rvu = s.fda[:0], s.lcs[:0], s.rvu[:0]
-	for _, r := range rows {
-		s.fda = append(s.fda, r.fda...)
-		s.lcs = append(s.lcs, r.lcs...)
-		s.rvu = append(s.rvu, r.rvu...)
+	for i := 0; i < g.rows; i++ {
+		n, nr := s.rowN[2*i], s.rowN[2*i+1]
+		s.fda = append(s.fda, s.rowFDA[i*cols:i*cols+n]...)
+		s.lcs = append(s.lcs, s.rowLCS[i*cols:i*cols+n]...)
+		s.rvu = append(s.rvu, s.rowRVU[i*cols*rvuPerBlock:i*cols*rvuPerBlock+nr]...)
 	}
 	s.of = orientationFlow(g, s.of[:0])
 	s.ocl = orientationCertainty(img, s.ocl[:0])

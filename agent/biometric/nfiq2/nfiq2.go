@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/captura-claim/captura/agent/biometric/minutiae"
@@ -77,7 +78,10 @@ type Result struct {
 
 // Opts configures a Model.
 type Opts struct {
-	// Workers bounds the goroutines one computation uses (0: min(GOMAXPROCS, 4)).
+	// Workers is how many goroutines a pass of one computation is split over (0:
+	// min(GOMAXPROCS, 4)). The region of interest, the block measures and the
+	// minutiae extractor run side by side, so a computation runs at most 2×Workers+1
+	// goroutines; 1 computes the measures serially (the extractor still runs beside).
 	Workers int
 }
 
@@ -172,7 +176,9 @@ func (m *Model) ComputeWith(img *image.Gray, ppi int, extract Extractor) (*Resul
 		return nil, fmt.Errorf("nfiq2: %w: no minutiae extractor", ErrBadArguments)
 	}
 	return m.compute(img, ppi, func(_ image.Rectangle, g *gray) ([]point, error) {
-		mins, err := extract(g.toImage(), ppi)
+		// The extractor gets its own copy: it runs while the measures read g.
+		own := &gray{w: g.w, h: g.h, pix: slices.Clone(g.pix)}
+		mins, err := extract(own.toImage(), ppi)
 		if err != nil {
 			return nil, fmt.Errorf("nfiq2: %w: %w", ErrFeatureSet, err)
 		}
@@ -199,14 +205,13 @@ func (m *Model) compute(img *image.Gray, ppi int, src minutiaeSource) (*Result, 
 	if ppi != Resolution {
 		return nil, fmt.Errorf("nfiq2: %w: only %d ppi images are supported, not %d", ErrMeasure, Resolution, ppi)
 	}
-	// The cropped copy is private: the extractor may read it while we measure.
 	type minRes struct {
 		pts []point
 		err error
 	}
 	minCh := make(chan minRes, 1)
 	go func() {
-		pts, err := src(crop, &gray{w: g.w, h: g.h, pix: g.pix})
+		pts, err := src(crop, g)
 		minCh <- minRes{pts, err}
 	}()
 

@@ -233,6 +233,20 @@ func TestComputeWithExtractor(t *testing.T) {
 		t.Error("Compute with shifted minutiae differs from ComputeWith")
 	}
 
+	// An extractor that writes into its image does not disturb the measures.
+	scribble, err := m.ComputeWith(src, 500, func(img *image.Gray, _ int) ([]minutiae.Minutia, error) {
+		clear(img.Pix)
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range scribble.Measures {
+		if !nfiq2.FromMinutiae(i) && scribble.Measures[i] != plain.Measures[i] {
+			t.Fatalf("%s changed by the extractor writing its image", nfiq2.MeasureName(i))
+		}
+	}
+
 	boom := errors.New("sensor says no")
 	_, err = m.ComputeWith(src, 500, func(*image.Gray, int) ([]minutiae.Minutia, error) { return nil, boom })
 	if !errors.Is(err, nfiq2.ErrFeatureSet) || !errors.Is(err, boom) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/captura-claim/captura/agent/biometric/minutiae"
 	"io"
 	"strconv"
 	"strings"
@@ -14,10 +15,10 @@ import (
 	"github.com/captura-claim/captura/drivers/fingerprint/fpimage"
 )
 
-// qualityExtractor finds the minutiae NFIQ 2's minutiae measures need. It is wired to
-// the minutiae extractor (agent/biometric/minutiae) where that is built in; while it is
-// nil, quality scores with no minutiae and says so on stderr.
-var qualityExtractor nfiq2.Extractor
+// qualityExtractor finds the minutiae NFIQ 2's minutiae measures need: the project's
+// own extractor (NIST uses FingerJet FX). If it is nil, quality scores with no minutiae
+// and says so on stderr.
+var qualityExtractor nfiq2.Extractor = minutiae.Extract
 
 func init() {
 	Program.Register(&cli.Command{

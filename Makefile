@@ -12,7 +12,7 @@ FUZZTIME   ?= 30s
 BENCHTIME  ?= 1s
 BENCHPKGS  ?= ./...
 
-.PHONY: all build test lint cross bench bench-smoke fuzz demo clean
+.PHONY: all build test lint cross bench bench-smoke fuzz demo chaos clean
 
 all: build
 
@@ -70,3 +70,11 @@ clean:
 demo:
 	$(GO) run ./agent/cmd/capturactl verify --station-key protocol/testdata/sample/station.pub \
 	  --aima-key protocol/testdata/sample/aima.key protocol/testdata/sample/record.cose
+
+# Crash test: kill -9 the agent 200 times at random moments during sessions and
+# publishing; the gateway must receive every accepted session exactly once, in an
+# intact chain. CHAOS_SEED=N replays a run.
+CHAOS_KILLS ?= 200
+CHAOS_SEED  ?= 0
+chaos:
+	$(GO) test -count=1 -run '^TestCrashKill9$$' -timeout 30m -v ./agent/daemon -chaos.kills=$(CHAOS_KILLS) -chaos.seed=$(CHAOS_SEED) | grep -E 'crash test|^(--- |ok|FAIL|PASS)'

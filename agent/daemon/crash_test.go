@@ -146,13 +146,42 @@ func TestCrashKill9(t *testing.T) {
 			mu.Lock()
 			outcomes = append(outcomes, o)
 			mu.Unlock()
+			if !o.ok {
+				time.Sleep(50 * time.Millisecond) // a technician does not retry instantly either
+			}
 		}
 	}()
 
+	// Measure how long a session takes here (race detector, machine load), so that kills
+	// land before, during and after commits rather than always mid-session.
+	c0 := startChild(t, e.cfgPath)
+	c0.waitReady(t)
+	t0 := time.Now()
+	accepted := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, o := range outcomes {
+			if o.ok {
+				n++
+			}
+		}
+		return n
+	}
+	for accepted() < 3 {
+		if time.Since(t0) > 2*time.Minute {
+			t.Fatal("no session finished in 2 minutes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	perSession := time.Since(t0) / 3
+	c0.kill9()
+	window := 5 * perSession / 2
+	t.Logf("crash test: a session takes about %v here; kills fall uniformly in the first %v after each start", perSession.Round(time.Millisecond), window.Round(time.Millisecond))
 	for i := 0; i < *chaosKills; i++ {
 		c := startChild(t, e.cfgPath)
 		c.waitReady(t)
-		time.Sleep(time.Duration(rng.Int64N(int64(1200 * time.Millisecond))))
+		time.Sleep(time.Duration(rng.Int64N(int64(window))))
 		c.kill9()
 	}
 	// Last run: let everything in flight finish, then stop the tablet and drain.

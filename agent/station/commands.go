@@ -214,7 +214,7 @@ func (s *Station) startCapture(ctx context.Context, cmd *protocol.Command) {
 	}
 	plan := session.Plan(cmd.Start.Fingers, cmd.Start.Face)
 	if needsReader(plan) {
-		if _, err := s.deps.Devices.Reader(); err != nil {
+		if err := s.waitReader(ctx); err != nil {
 			fail("fingerprint reader not available: " + err.Error())
 			return
 		}
@@ -238,6 +238,25 @@ func (s *Station) startCapture(ctx context.Context, cmd *protocol.Command) {
 	s.audit(ctx, actor, "capture.start", "ok", recID.String(), map[string]string{"txn": cmd.Start.Txn, "items": strconv.Itoa(len(plan))})
 	s.log.Info("session started", "record", recID, "txn", cmd.Start.Txn, "tablet", cmd.Tablet, "items", len(plan))
 	go s.runSession(ctx, r)
+}
+
+// readerGrace is how long a start waits for a reader that is being opened (right after
+// the agent starts, or after a replug) before it is refused.
+const readerGrace = 3 * time.Second
+
+func (s *Station) waitReader(ctx context.Context) error {
+	deadline := s.now().Add(readerGrace)
+	for {
+		_, err := s.deps.Devices.Reader()
+		if err == nil || !s.now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func needsReader(plan []session.Item) bool {

@@ -67,8 +67,8 @@ type Event struct {
 	// Receipt is the receipt published (nil for status messages, and for rejected
 	// messages whose id cannot be read).
 	Receipt *protocol.Receipt
-	Record  *protocol.Record // verified record (nil unless Kind is record and verification passed)
-	Audit   *protocol.Audit  // verified audit entry
+	Record  *protocol.Record // the verified record, when stored or duplicate
+	Audit   *protocol.Audit  // the verified audit entry, when stored or duplicate
 	Status  *protocol.Status // verified status
 	// Err is why the message was rejected (the receipt's reason), or why it could not
 	// be handled now (storage or publish failure: it will be delivered again).
@@ -409,15 +409,13 @@ func (g *Gateway) handleRecord(ctx context.Context, pub Publisher, st *station, 
 	if err != nil || r == nil {
 		return ev, err
 	}
-	switch r.Status {
-	case protocol.ReceiptRejected:
+	if r.Status == protocol.ReceiptRejected {
 		ev.Err = errors.New(r.Reason)
 		return ev, nil
-	case protocol.ReceiptStored:
-		ev.Record = rec
-		if g.cfg.OnRecord != nil {
-			g.cfg.OnRecord(st.id, rec, r.Chain)
-		}
+	}
+	ev.Record = rec
+	if r.Status == protocol.ReceiptStored && g.cfg.OnRecord != nil {
+		g.cfg.OnRecord(st.id, rec, r.Chain)
 	}
 	lvl := slog.LevelInfo
 	if r.Chain == protocol.ChainGap || r.Chain == protocol.ChainFork {
@@ -458,9 +456,7 @@ func (g *Gateway) handleAudit(ctx context.Context, pub Publisher, st *station, p
 		ev.Err = errors.New(r.Reason)
 		return ev, nil
 	}
-	if r.Status == protocol.ReceiptStored {
-		ev.Audit = a
-	}
+	ev.Audit = a
 	lvl := slog.LevelInfo
 	if r.Chain == protocol.ChainGap || r.Chain == protocol.ChainFork {
 		lvl = slog.LevelWarn

@@ -340,7 +340,7 @@ func TestAuditChain(t *testing.T) {
 	// The records chain is separate: its first record is ok at seq 1.
 	rec, _ := s.next()
 	h.expect(s.topic(protocol.TopicRecords), rec, protocol.ReceiptStored, protocol.ChainOK)
-	if len(events) != 5 || events[0].Audit == nil || events[0].Audit.Action != "capture.start" || events[2].Audit != nil {
+	if len(events) != 5 || events[0].Audit == nil || events[0].Audit.Action != "capture.start" || events[2].Audit == nil || events[2].Receipt.Status != protocol.ReceiptDuplicate {
 		t.Fatalf("events %+v", events)
 	}
 	if ents, _ := h.g.Records(centre, "st-01", KindAudit); len(ents) != 3 {

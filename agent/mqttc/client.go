@@ -334,7 +334,10 @@ func (c *Client) connectTo(ctx context.Context, b brokerURL, will *Will) (*conn,
 		po.SetBinaryWill(will.Topic, will.Payload, will.QoS, will.Retained)
 	}
 	cn := &conn{broker: b.raw, lost: make(chan struct{}), subscribed: map[string]bool{}}
-	po.SetConnectionLostHandler(func(_ mqtt.Client, err error) { cn.markLost(err) })
+	po.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		cn.markLost(err)
+		c.setDown(cn) // at once, so Connected and Publish stop using it
+	})
 	po.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 		// A persistent session may hold messages of a filter no longer subscribed.
 		c.log.Debug("mqtt message without a handler dropped", "topic", m.Topic())

@@ -299,11 +299,17 @@ func TestWillAndLoss(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	for lost.Load() == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("OnConnectionLost not called")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if err := c.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if lost.Load() == 0 {
-		t.Error("OnConnectionLost not called")
+	if err := c.Publish(ctx, "st/records", 1, false, []byte("r")); err != nil {
+		t.Fatalf("publish after reconnecting: %v", err)
 	}
 }
 

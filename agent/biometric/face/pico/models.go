@@ -26,8 +26,10 @@ var (
 	modelsErr  error
 )
 
-// LandmarkNames lists the embedded lps cascades.
-var LandmarkNames = []string{"lp38", "lp42", "lp44", "lp46", "lp81", "lp82", "lp84", "lp93", "lp312"}
+// LandmarkNames lists the embedded lps cascades: lp93 the tip of the nose, lp84
+// the subject's right mouth corner (mirrored: the left one), lp82 the centre of
+// the lower lip.
+var LandmarkNames = []string{"lp82", "lp84", "lp93"}
 
 // Embedded returns the embedded models, decoded once and shared (they are
 // read-only after decoding, so safe for concurrent use).

@@ -49,7 +49,7 @@ func (a *Analyzer) runChecks(f *frame, rep *Report, cands []candidate, main cand
 		if rep.Faces > 1 {
 			var second float64
 			for _, k := range cands[1:] {
-				if k.evidence >= o.SecondFaceRatio*main.evidence {
+				if secondFace(k) {
 					second = k.size
 					break
 				}

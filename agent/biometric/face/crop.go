@@ -286,8 +286,8 @@ func inForehead(u, v float64) bool { return math.Abs(u) <= 0.45 && v >= -0.75 &&
 func inCheeks(u, v float64) bool   { return inRightCheek(u, v) || inLeftCheek(u, v) }
 
 // headCovering measures the fraction of the forehead strip whose colour matches
-// the cheeks' skin (chroma within 2.5 standard deviations, at least ±6, and
-// luminance within a factor 0.5–2 of the cheeks' mean). A hat brim, cap or
+// the cheeks' skin (chroma within 2.5 standard deviations, at least ±10, and
+// luminance within a factor 0.4–2.5 of the cheeks' mean). A hat brim, cap or
 // scarf over the forehead, or its shadow, lowers it.
 func (a *Analyzer) headCovering(c *faceCrop) Check {
 	var sb, sr, sb2, sr2, sl, n float64
@@ -311,8 +311,8 @@ func (a *Analyzer) headCovering(c *faceCrop) Check {
 		return ch
 	}
 	mb, mr, ml := sb/n, sr/n, sl/n
-	tb := math.Max(2.5*math.Sqrt(math.Max(sb2/n-mb*mb, 0)), 6)
-	tr := math.Max(2.5*math.Sqrt(math.Max(sr2/n-mr*mr, 0)), 6)
+	tb := math.Max(2.5*math.Sqrt(math.Max(sb2/n-mb*mb, 0)), 10)
+	tr := math.Max(2.5*math.Sqrt(math.Max(sr2/n-mr*mr, 0)), 10)
 	var skin, tot float64
 	c.region(cropGeom().forehead, func(p int) {
 		if c.lum[p] < 0 {
@@ -320,7 +320,7 @@ func (a *Analyzer) headCovering(c *faceCrop) Check {
 		}
 		tot++
 		l := float64(c.lum[p])
-		if math.Abs(float64(c.cb[p])-mb) <= tb && math.Abs(float64(c.cr[p])-mr) <= tr && l >= 0.5*ml && l <= 2*ml+8 {
+		if math.Abs(float64(c.cb[p])-mb) <= tb && math.Abs(float64(c.cr[p])-mr) <= tr && l >= 0.4*ml && l <= 2.5*ml+8 {
 			skin++
 		}
 	})
@@ -384,11 +384,12 @@ const (
 func inBackground(u, v float64) bool { return v < 1.6 && !inEllipse(u, v, 0, -0.1, 1.45, 2.15) }
 
 // background is the mean Sobel gradient magnitude of the luma over the
-// background at the canonical scale (ISO/IEC 29794-5 BackgroundUniformity
-// measure), scored with OFIQ's mapping 190·(1 − σ(m; 10, 100)).
+// background at the canonical scale (the ISO/IEC 29794-5 BackgroundUniformity
+// measure), divided by the background's mean luma and multiplied by 128, scored
+// with OFIQ's mapping 190·(1 − σ(m; 10, 100)).
 func (a *Analyzer) background(c *faceCrop) Check {
 	w := c.w
-	var sum, n float64
+	var sum, lsum, n float64
 	c.region(cropGeom().backgnd, func(p int) {
 		for _, q := range [...]int{p - w - 1, p - w, p - w + 1, p - 1, p + 1, p + w - 1, p + w, p + w + 1} {
 			if !c.valid[q] {
@@ -399,6 +400,7 @@ func (a *Analyzer) background(c *faceCrop) Check {
 		gx := float64(g[p-w+1] + 2*g[p+1] + g[p+w+1] - g[p-w-1] - 2*g[p-1] - g[p+w-1])
 		gy := float64(g[p+w-1] + 2*g[p+w] + g[p+w+1] - g[p-w-1] - 2*g[p-w] - g[p-w+1])
 		sum += math.Hypot(gx, gy)
+		lsum += float64(g[p])
 		n++
 	})
 	ch := Check{Name: CheckBackground}
@@ -408,7 +410,9 @@ func (a *Analyzer) background(c *faceCrop) Check {
 		ch.Value, ch.Score, ch.Pass = -1, 0, true
 		return ch
 	}
-	m := sum / n
+	// Gradients are taken relative to the background's mean level (scaled to a
+	// mid-grey of 128), so exposure does not change the measure.
+	m := sum / n * 128 / math.Max(lsum/n, 16)
 	ch.Value = round1(m)
 	ch.Score = clampScore(190 * (1 - sigmoid(m, 10, 100)))
 	ch.Pass = m <= backgroundMaxGradient
@@ -420,5 +424,5 @@ func (a *Analyzer) background(c *faceCrop) Check {
 
 const (
 	minBackgroundPixels   = 2000
-	backgroundMaxGradient = 40
+	backgroundMaxGradient = 45
 )

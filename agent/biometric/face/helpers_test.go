@@ -152,40 +152,56 @@ func resize(src *image.RGBA, f float64) *image.RGBA {
 	return out
 }
 
-// gaussianBlur blurs src with a separable Gaussian of standard deviation sigma.
+// gaussianBlur approximates a Gaussian blur of standard deviation sigma by three
+// passes of a box filter in each direction (running sums, edge pixels repeated).
 func gaussianBlur(src *image.RGBA, sigma float64) *image.RGBA {
-	r := int(math.Ceil(3 * sigma))
-	k := make([]float64, 2*r+1)
-	var sum float64
-	for i := range k {
-		d := float64(i - r)
-		k[i] = math.Exp(-d * d / (2 * sigma * sigma))
-		sum += k[i]
-	}
-	for i := range k {
-		k[i] /= sum
-	}
+	// Three boxes of width 2r+1 have variance 3·((2r+1)²−1)/12 = r(r+1).
+	r := max(int(math.Round((math.Sqrt(1+4*sigma*sigma)-1)/2)), 1)
 	w, h := src.Rect.Dx(), src.Rect.Dy()
-	pass := func(in *image.RGBA, dx, dy int) *image.RGBA {
-		out := image.NewRGBA(in.Rect)
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				var acc [3]float64
-				for i, kv := range k {
-					xx := min(max(x+dx*(i-r), 0), w-1)
-					yy := min(max(y+dy*(i-r), 0), h-1)
-					p := yy*in.Stride + 4*xx
-					acc[0] += kv * float64(in.Pix[p])
-					acc[1] += kv * float64(in.Pix[p+1])
-					acc[2] += kv * float64(in.Pix[p+2])
-				}
-				p := y*out.Stride + 4*x
-				out.Pix[p], out.Pix[p+1], out.Pix[p+2], out.Pix[p+3] = clamp8(acc[0]), clamp8(acc[1]), clamp8(acc[2]), 255
+	buf := make([][3]float64, w*h)
+	for i := range buf {
+		p := src.Pix[(i/w)*src.Stride+4*(i%w):]
+		buf[i] = [3]float64{float64(p[0]), float64(p[1]), float64(p[2])}
+	}
+	line := func(get func(i int) [3]float64, set func(i int, v [3]float64), n int) {
+		tmp := make([][3]float64, n)
+		for i := range tmp {
+			tmp[i] = get(i)
+		}
+		var acc [3]float64
+		at := func(i int) [3]float64 { return tmp[min(max(i, 0), n-1)] }
+		for i := -r; i <= r; i++ {
+			v := at(i)
+			for c := range acc {
+				acc[c] += v[c]
 			}
 		}
-		return out
+		for i := 0; i < n; i++ {
+			var out [3]float64
+			for c := range acc {
+				out[c] = acc[c] / float64(2*r+1)
+			}
+			set(i, out)
+			a, b := at(i+r+1), at(i-r)
+			for c := range acc {
+				acc[c] += a[c] - b[c]
+			}
+		}
 	}
-	return pass(pass(src, 1, 0), 0, 1)
+	for pass := 0; pass < 3; pass++ {
+		for y := 0; y < h; y++ {
+			line(func(i int) [3]float64 { return buf[y*w+i] }, func(i int, v [3]float64) { buf[y*w+i] = v }, w)
+		}
+		for x := 0; x < w; x++ {
+			line(func(i int) [3]float64 { return buf[i*w+x] }, func(i int, v [3]float64) { buf[i*w+x] = v }, h)
+		}
+	}
+	out := image.NewRGBA(src.Rect)
+	for i, v := range buf {
+		p := out.Pix[(i/w)*out.Stride+4*(i%w):]
+		p[0], p[1], p[2], p[3] = clamp8(v[0]), clamp8(v[1]), clamp8(v[2]), 255
+	}
+	return out
 }
 
 // jpegRoundTrip encodes and decodes m, giving the *image.YCbCr a camera's MJPEG

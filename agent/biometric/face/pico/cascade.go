@@ -189,6 +189,41 @@ func (c *Cascade) classify(pix []uint8, stride, row, col, s, sign int) (float32,
 	return o - c.thresh[len(c.thresh)-1], true
 }
 
+// classifyClamped is classify for a window that may stick out of the image:
+// pixel reads are clamped to the border (as if the image were padded by
+// repeating its edge pixels).
+func (c *Cascade) classifyClamped(pix []uint8, stride, w, h, row, col, s, sign int) (float32, bool) {
+	r := row * 256
+	cc := col * 256
+	depth := c.depth
+	leaves := 1 << depth
+	codes := c.codes
+	at := func(y, x int) uint8 {
+		y = min(max(y, 0), h-1)
+		x = min(max(x, 0), w-1)
+		return pix[y*stride+x]
+	}
+	var o float32
+	for t, th := range c.thresh {
+		tc := codes[t*4*leaves : (t+1)*4*leaves]
+		idx := 1
+		for d := 0; d < depth; d++ {
+			q := tc[4*idx : 4*idx+4 : 4*idx+4]
+			p1 := at((r+int(q[0])*s)>>8, (cc+sign*int(q[1])*s)>>8)
+			p2 := at((r+int(q[2])*s)>>8, (cc+sign*int(q[3])*s)>>8)
+			idx <<= 1
+			if p1 <= p2 {
+				idx++
+			}
+		}
+		o += c.preds[t*leaves+idx-leaves]
+		if o <= th {
+			return 0, false
+		}
+	}
+	return o - c.thresh[len(c.thresh)-1], true
+}
+
 // Detection is one window accepted by the cascade (or a cluster of them):
 // centre (Row, Col) and side Size in pixels of the image scanned, Q the confidence
 // (summed over the members of a cluster).
@@ -207,7 +242,9 @@ type ScanParams struct {
 }
 
 // Scan slides windows of every scale over img and appends every accepted window
-// to dst. Parameters are clamped to sane ranges.
+// to dst. Windows may extend past the image border by up to a quarter of their
+// side (pixels there read as the nearest border pixel), so that a face at the
+// edge of the picture is still found. Parameters are clamped to sane ranges.
 func (c *Cascade) Scan(dst []Detection, img *image.Gray, p ScanParams) []Detection {
 	img = rebase(img)
 	h, w := img.Rect.Dy(), img.Rect.Dx()
@@ -229,10 +266,22 @@ func (c *Cascade) Scan(dst []Detection, img *image.Gray, p ScanParams) []Detecti
 		s := int(fs)
 		step := max(int(shift*fs), 1)
 		off := s/2 + 1
+		edge := 3 * s / 8 // windows may stick out of the image by up to an eighth of their side
 		t.reset(c, s, img.Stride, 1)
-		for r := off; r+off < h; r += step {
-			for col := off; col+off < w; col += step {
-				if q, ok := c.run(img.Pix, r*img.Stride+col, &t); ok {
+		// The grid is anchored at the first fully inside window and extended
+		// outwards, so interior windows sit where a plain scan puts them.
+		first := off - ((off-edge)/step)*step
+		for r := first; r+edge < h; r += step {
+			rowIn := r >= off && r+off < h
+			for col := first; col+edge < w; col += step {
+				var q float32
+				var ok bool
+				if rowIn && col >= off && col+off < w {
+					q, ok = c.run(img.Pix, r*img.Stride+col, &t)
+				} else {
+					q, ok = c.classifyClamped(img.Pix, img.Stride, w, h, r, col, s, 1)
+				}
+				if ok {
 					dst = append(dst, Detection{Row: float64(r), Col: float64(col), Size: float64(s), Q: float64(q), N: 1})
 				}
 			}
@@ -317,10 +366,17 @@ func (c *Cascade) Evidence(img *image.Gray, d Detection, limit float64) float64 
 		half := s/2 + 1
 		r := int(d.Row + g.dr*d.Size)
 		col := int(d.Col + g.dc*d.Size)
-		if s < 8 || r-half < 0 || r+half >= h || col-half < 0 || col+half >= w {
+		if s < 8 || r < 3*s/8 || r+3*s/8 >= h || col < 3*s/8 || col+3*s/8 >= w {
 			continue
 		}
-		if q, ok := c.classify(img.Pix, img.Stride, r, col, s, g.sign); ok {
+		var q float32
+		var ok bool
+		if r-half >= 0 && r+half < h && col-half >= 0 && col+half < w {
+			q, ok = c.classify(img.Pix, img.Stride, r, col, s, g.sign)
+		} else {
+			q, ok = c.classifyClamped(img.Pix, img.Stride, w, h, r, col, s, g.sign)
+		}
+		if ok {
 			sum += float64(q)
 			if limit > 0 && sum >= limit {
 				return sum

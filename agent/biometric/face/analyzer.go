@@ -288,57 +288,44 @@ func (a *Analyzer) Analyze(img image.Image) (*Report, error) {
 	f := newFrame(img)
 	rep := &Report{Width: f.w, Height: f.h}
 	cands := a.detect(f)
-	main, faces := a.chooseMain(cands)
-	rep.Faces = faces
-	if main == nil {
-		rep.Checks = Checks{{Name: CheckSingleFace, Score: 0, Pass: false, Hint: hintNoFace}}
-		rep.finish()
-		return rep, nil
-	}
 	// The main face is the largest candidate whose landmarks have a human
 	// face's layout (plausibleLayout); rejected candidates are dropped.
 	var right, left Point
 	var lm Landmarks
 	for len(cands) > 0 {
-		right, left, lm = a.locate(f, *main)
-		if plausibleLayout(right, left, lm) {
+		right, left, lm = a.locate(f, cands[0])
+		if plausibleLayout(cands[0], right, left, lm) {
 			break
 		}
 		cands = cands[1:]
-		main, faces = a.chooseMain(cands)
 	}
-	rep.Faces = faces
-	if main == nil {
+	if len(cands) == 0 {
 		rep.Checks = Checks{{Name: CheckSingleFace, Score: 0, Pass: false, Hint: hintNoFace}}
 		rep.finish()
 		return rep, nil
 	}
+	main := cands[0]
+	// Other faces count when they are unambiguous (evidence at the
+	// verification cap: a weaker candidate is more often a face-like pattern
+	// such as hands, a badge or a flag's stars than a second person) and have a
+	// human layout too.
+	var others []candidate
+	for _, c := range cands[1:] {
+		if c.evidence < evidenceCap {
+			continue
+		}
+		if r2, l2, lm2 := a.locate(f, c); plausibleLayout(c, r2, l2, lm2) {
+			others = append(others, c)
+		}
+	}
+	rep.Faces = 1 + len(others)
 	rep.Found = true
 	rep.Face = &FaceBox{X: main.col, Y: main.row, Size: main.size, Evidence: main.evidence}
 	rep.RightEye, rep.LeftEye, rep.Landmarks = &right, &left, &lm
-	a.runChecks(f, rep, cands, *main)
+	a.runChecks(f, rep, others, main)
 	rep.finish()
 	return rep, nil
 }
-
-// chooseMain picks the largest verified face and counts it and the other faces
-// that are unambiguous (evidence at the verification cap): a weaker second
-// candidate is more often a face-like pattern (hands, a badge, a flag's stars)
-// than a second person, and a real person's face reaches the cap easily.
-func (a *Analyzer) chooseMain(c []candidate) (*candidate, int) {
-	if len(c) == 0 {
-		return nil, 0
-	}
-	n := 1
-	for i := 1; i < len(c); i++ {
-		if secondFace(c[i]) {
-			n++
-		}
-	}
-	return &c[0], n
-}
-
-func secondFace(c candidate) bool { return c.evidence >= evidenceCap }
 
 func (r *Report) finish() {
 	r.Verdict = Pass
@@ -358,18 +345,31 @@ func (r *Report) finish() {
 	}
 }
 
-// plausibleLayout checks the landmark layout of a human face in the eye frame:
-// the tip of the nose lies between the eye line and the lower lip, at 0.33 to
-// 0.75 of the way down (0.45–0.6 on the 32 reference portraits; the bounds allow
-// some 20° of pitch). Animal faces and face-like patterns that fool the detector
-// rarely satisfy it.
-func plausibleLayout(right, left Point, lm Landmarks) bool {
+// plausibleLayout checks that a candidate's eyes and landmarks have the layout
+// of a human face, in the eye frame (IED units):
+//   - the pupils are 0.22–0.5 of the detector's window apart (pico's face
+//     window puts them 0.35 apart; the 32 reference portraits measure 0.3–0.37);
+//   - the tip of the nose lies between the eye line and the lower lip, 0.33 to
+//     0.75 of the way down (0.45–0.6 on the portraits; the bounds allow some
+//     20° of pitch);
+//   - the mouth corners lie on either side of the midline, 0.5–1.6 apart.
+//
+// Animal faces and face-like patterns (a collar, a badge) that fool the
+// detector rarely satisfy all three.
+func plausibleLayout(c candidate, right, left Point, lm Landmarks) bool {
 	ef := newEyeFrame(right, left)
+	if r := ef.ied / c.size; r < 0.22 || r > 0.5 {
+		return false
+	}
 	_, nv := ef.fromImage(lm.Nose.X, lm.Nose.Y)
 	_, lv := ef.fromImage(lm.LowerLip.X, lm.LowerLip.Y)
 	if lv <= 0.3 || nv <= 0 {
 		return false
 	}
-	r := nv / lv
-	return r >= 0.33 && r <= 0.75
+	if r := nv / lv; r < 0.33 || r > 0.75 {
+		return false
+	}
+	ur, _ := ef.fromImage(lm.MouthRight.X, lm.MouthRight.Y)
+	ul, _ := ef.fromImage(lm.MouthLeft.X, lm.MouthLeft.Y)
+	return ur < 0 && ul > 0 && ul-ur >= 0.5 && ul-ur <= 1.6
 }

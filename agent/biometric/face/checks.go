@@ -35,7 +35,7 @@ const (
 	chinBelowLowLip = 0.55       // lower lip to chin, in IED
 )
 
-func (a *Analyzer) runChecks(f *frame, rep *Report, cands []candidate, main candidate) {
+func (a *Analyzer) runChecks(f *frame, rep *Report, others []candidate, main candidate) {
 	o := a.opts
 	right, left := *rep.RightEye, *rep.LeftEye
 	ef := newEyeFrame(right, left)
@@ -46,15 +46,8 @@ func (a *Analyzer) runChecks(f *frame, rep *Report, cands []candidate, main cand
 	// largest faces counted, score 100·(1−f).
 	{
 		c := Check{Name: CheckSingleFace, Value: float64(rep.Faces), Score: 100, Pass: rep.Faces == 1}
-		if rep.Faces > 1 {
-			var second float64
-			for _, k := range cands[1:] {
-				if secondFace(k) {
-					second = k.size
-					break
-				}
-			}
-			c.Score = clampScore(100 * (1 - second/main.size))
+		if len(others) > 0 {
+			c.Score = clampScore(100 * (1 - others[0].size/main.size))
 			c.Hint = hintOneFace
 		}
 		cs = append(cs, c)

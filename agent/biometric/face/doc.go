@@ -14,8 +14,9 @@
 // only when it is unambiguous (evidence at the cap). On the pyramid level where
 // the face is 150–300 pixels wide, puploc finds the pupils (63 perturbed
 // starts, median) and lps cascades the nose tip, mouth corners and lower lip.
-// A candidate whose nose is not between 0.33 and 0.75 of the way from the eye
-// line to the lower lip is not a human face (this rejects e.g. a dog).
+// A candidate whose landmarks do not have a human face's layout (pupil distance
+// against window size, nose between eyes and lower lip, mouth corners either
+// side of the midline) is dropped: this rejects e.g. a dog and a shirt collar.
 //
 // Measures on the face region use a face-aligned crop in the token geometry at
 // 96 pixels between the eyes (so they do not depend on distance or roll): luma

@@ -323,6 +323,11 @@ func (a *Analyzer) Analyze(img image.Image) (*Report, error) {
 	rep.Face = &FaceBox{X: main.col, Y: main.row, Size: main.size, Evidence: main.evidence}
 	rep.RightEye, rep.LeftEye, rep.Landmarks = &right, &left, &lm
 	a.runChecks(f, rep, others, main)
+	// Positions to 0.1 pixel: the localisers are not more precise than that.
+	for _, p := range []*Point{rep.RightEye, rep.LeftEye, &lm.Nose, &lm.MouthRight, &lm.MouthLeft, &lm.LowerLip} {
+		p.X, p.Y = round1(p.X), round1(p.Y)
+	}
+	rep.InterEye = round1(rep.InterEye)
 	rep.finish()
 	return rep, nil
 }

@@ -92,11 +92,13 @@
 //	  evenly".
 //	sharpness  √(Σ L² / Σ |∇|²) over the inner face of the aligned luma: RMS
 //	  4-neighbour Laplacian over RMS central-difference gradient. It ignores
-//	  contrast and exposure and falls as 1/σ under a Gaussian blur of σ pixels.
+//	  contrast and exposure and falls steeply with blur, to a floor near 0.3.
 //	  (OFIQ uses a random forest on Laplacian-type features; this is a classical
-//	  stand-in.) Score 100·σ(s; 0.5, 0.1); pass score ≥ 50 (s ≥ 0.5; sharp faces
-//	  measure 0.9–2.7, a blur of 4 % of the IED brings them below 0.5); hint
-//	  "hold still and check the focus".
+//	  stand-in.) Score 100·σ(s; 0.5, 0.1); pass score ≥ 50 (s ≥ 0.5). The
+//	  reference portraits measure 0.85–2.7 (the low-resolution ones, upsampled
+//	  to the canonical scale, 0.85–1.0); a Gaussian blur of σ = 1 % of the IED
+//	  brings a sharp one to about 0.7 and 2 % below 0.5. Hint "hold still and
+//	  check the focus".
 //	background_uniformity  mean 3×3 Sobel gradient magnitude of the luma over
 //	  the background (the token frame outside an ellipse around head and hair,
 //	  above the shoulders), times 128 over the background's mean luma (so

@@ -22,9 +22,12 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/capturactl $(CMDPKG_capturactl)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/captura-fw $(CMDPKG_captura-fw)
 
-# The test command of the README; race detection needs cgo, so it is switched on here only.
+# The test command of the README. .ci/deps installs the Debian packages the tests need
+# when they are missing (gcc for the race detector, mosquitto, nats-server); race
+# detection needs cgo, so it is switched on here only.
 test:
-	CGO_ENABLED=1 $(GO) test -race ./...
+	@.ci/deps
+	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

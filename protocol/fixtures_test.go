@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
 	"math/rand/v2"
 	"testing"
 )
@@ -113,4 +114,12 @@ func sampleBody(rec ID, size int) *Body {
 	}
 	b.Items = append(b.Items, BodyItem{Mod: ModFace, Format: FormatFAC, Data: chunk(per)})
 	return b
+}
+
+func mustSPKI(t testing.TB, pub crypto.PublicKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

@@ -136,3 +136,6 @@ func hexInto(dst, src []byte) error {
 	_, err := hex.Decode(dst, src)
 	return err
 }
+
+// Bytes returns a copy of the id's bytes.
+func (id ID) Bytes() []byte { return append([]byte(nil), id[:]...) }

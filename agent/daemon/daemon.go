@@ -35,7 +35,7 @@ type Hooks struct {
 	Quality     session.FingerQuality
 	FingerPAD   session.FingerPAD
 	Face        session.FaceCapturer
-	Panel       session.Panel
+	Panel       station.Panel
 	OnCommitted func(store.Entry)
 	// Ready is called once the daemon would report READY to systemd.
 	Ready func()

@@ -29,11 +29,14 @@ func (s *Station) runCommands(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case in := <-s.cmds:
-			if in.alive != nil {
+			switch {
+			case in.alive != nil:
 				close(in.alive)
-				continue
+			case in.pair:
+				s.processPairing(ctx, in)
+			default:
+				s.processCommand(ctx, in)
 			}
-			s.processCommand(ctx, in)
 		}
 	}
 }
@@ -182,11 +185,10 @@ func (s *Station) execute(ctx context.Context, cmd *protocol.Command) {
 		}
 		s.setState(ctx, cmd.Type, cmd.ID, protocol.CmdSuccessful, "", nil, res, true)
 	case protocol.CmdUnpair:
-		if !s.cfg.Tablets.Remove(cmd.Unpair.Tablet) {
-			s.setState(ctx, cmd.Type, cmd.ID, protocol.CmdFailed, "no tablet "+strconv.Quote(cmd.Unpair.Tablet)+" is paired", nil, nil, true)
+		if err := s.Unpair(ctx, cmd.Unpair.Tablet, actor); err != nil {
+			s.setState(ctx, cmd.Type, cmd.ID, protocol.CmdFailed, err.Error(), nil, nil, true)
 			return
 		}
-		s.audit(ctx, actor, "pairing.unpaired", "ok", cmd.Unpair.Tablet, nil)
 		s.setState(ctx, cmd.Type, cmd.ID, protocol.CmdSuccessful, "", nil, nil, true)
 	}
 }
@@ -220,9 +222,13 @@ func (s *Station) startCapture(ctx context.Context, cmd *protocol.Command) {
 		}
 	}
 	recID := protocol.NewID()
+	var guide session.Panel
+	if s.deps.Panel != nil {
+		guide = s.deps.Panel
+	}
 	sess := session.New(recID, cmd.Start.Txn, cmd.Tablet, plan, s.cfg.Capture, session.Deps{
 		Reader: s.deps.Devices.Reader, Quality: s.deps.Quality, FingerPAD: s.deps.FingerPAD, Face: s.deps.Face,
-		Panel: s.deps.Panel, Now: s.deps.Now, Log: s.log, Emit: s.emitProgress(ctx),
+		Panel: guide, Now: s.deps.Now, Log: s.log, Emit: s.emitProgress(ctx),
 	})
 	r := &running{sess: sess, cmd: cmd}
 	s.mu.Lock()

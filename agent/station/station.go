@@ -37,6 +37,13 @@ type Devices interface {
 	Status() []protocol.DeviceStatus
 }
 
+// Panel is the station panel: applicant guidance during sessions, and the pairing
+// indication.
+type Panel interface {
+	session.Panel
+	Pairing(open bool)
+}
+
 // Config is the station's identity, keys and policy.
 type Config struct {
 	Station, Centre string
@@ -57,6 +64,8 @@ type Config struct {
 	// SessionFlag, when set, is a file that exists exactly while a capture session runs
 	// (under /run/captura): package upgrades wait for it to disappear.
 	SessionFlag string
+	// Pairing is the pairing window; nil when the station has no setup secret.
+	Pairing *Pairing
 }
 
 // Deps are the station's collaborators.
@@ -66,7 +75,7 @@ type Deps struct {
 	Quality   session.FingerQuality
 	FingerPAD session.FingerPAD
 	Face      session.FaceCapturer
-	Panel     session.Panel
+	Panel     Panel // may be nil
 	Log       *slog.Logger
 	Now       func() time.Time
 	// OnCommitted is called after a record is committed (tests, demo).
@@ -99,6 +108,7 @@ type running struct {
 type inbound struct {
 	topic   string
 	payload []byte
+	pair    bool          // a pairing request
 	alive   chan struct{} // a liveness probe instead of a command
 }
 

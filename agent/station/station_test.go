@@ -24,18 +24,20 @@ import (
 // net is an in-memory broker and gateway: it verifies published records and audit
 // entries as a gateway would and answers with signed receipts.
 type net struct {
-	t         *testing.T
-	mu        sync.Mutex
-	st        *station.Station
-	down      bool
-	gwSigner  *protocol.Signer
-	stRing    *protocol.KeyRing
-	records   []*protocol.Record
-	recEnvs   [][]byte
-	audits    []*protocol.Audit
-	states    map[protocol.ID]*protocol.CommandState
-	stateCh   chan *protocol.CommandState
-	noReceipt bool
+	t           *testing.T
+	mu          sync.Mutex
+	st          *station.Station
+	down        bool
+	gwSigner    *protocol.Signer
+	stRing      *protocol.KeyRing
+	records     []*protocol.Record
+	recEnvs     [][]byte
+	audits      []*protocol.Audit
+	states      map[protocol.ID]*protocol.CommandState
+	stateCh     chan *protocol.CommandState
+	noReceipt   bool
+	pairResp    [][]byte
+	stationKids map[protocol.KeyID]bool
 }
 
 func (n *net) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
@@ -93,6 +95,10 @@ func (n *net) Publish(ctx context.Context, topic string, qos byte, retained bool
 		}
 		n.mu.Unlock()
 		n.receipt("audit", a.ID, a.Seq, env.Hash)
+	case protocol.TopicPair:
+		n.mu.Lock()
+		n.pairResp = append(n.pairResp, payload)
+		n.mu.Unlock()
 	case protocol.TopicCmdState:
 		cs, _, err := protocol.VerifyMessage[protocol.CommandState](payload, n.stRing)
 		if err != nil {
@@ -165,12 +171,14 @@ func startHarness(t *testing.T, dir string, maxBytes int64, stKey crypto.Signer,
 		t.Fatal(err)
 	}
 	ring, _ := protocol.NewKeyRing(stKey.Public())
-	n := &net{t: t, gwSigner: gwSigner, stRing: ring, states: map[protocol.ID]*protocol.CommandState{}, stateCh: make(chan *protocol.CommandState, 100)}
+	kid, _ := protocol.KeyIDOf(stKey.Public())
+	n := &net{stationKids: map[protocol.KeyID]bool{kid: true}, t: t, gwSigner: gwSigner, stRing: ring, states: map[protocol.ID]*protocol.CommandState{}, stateCh: make(chan *protocol.CommandState, 100)}
 	rd := &sessiontest.Reader{}
 	cfg := station.Config{Station: "st-1", Centre: "c1", Signer: signer, AIMA: aima.Public(), Gateway: gwPriv.Public(), Tablets: tablets,
 		Capture: session.Config{Attempts: 3, FingerTimeout: 300 * time.Millisecond, FaceTimeout: time.Second,
 			Thresholds: func(session.Item) uint { return 20 }},
-		ResendAfter: 200 * time.Millisecond, MaxAge: 30 * 24 * time.Hour}
+		ResendAfter: 200 * time.Millisecond, MaxAge: 30 * 24 * time.Hour,
+		Pairing: &station.Pairing{Secret: testSecret, Window: time.Minute, MaxFailures: 3}}
 	s, err := station.New(cfg, station.Deps{Store: st, Devices: fakeDevices{rd}, Quality: &sessiontest.Quality{Scores: []uint{60}},
 		Face: &sessiontest.Face{Score: 90}})
 	if err != nil {
@@ -179,6 +187,9 @@ func startHarness(t *testing.T, dir string, maxBytes int64, stKey crypto.Signer,
 	n.st = s
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{net: n, st: s, store: st, reader: rd, tablet: tabSigner, cancel: cancel, done: make(chan error, 1), dir: dir, aima: aima}
+	if err := s.LoadTablets(); err != nil {
+		t.Fatal(err)
+	}
 	go func() { h.done <- s.Run(ctx) }()
 	s.Connected(ctx, n, 1)
 	t.Cleanup(h.stop)

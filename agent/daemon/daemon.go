@@ -69,6 +69,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 			return fmt.Errorf("tablet[%d]: %w", i, err)
 		}
 	}
+	pairing, err := loadPairing(cfg, stateDir, log)
+	if err != nil {
+		return err
+	}
 	db, err := store.Open(filepath.Join(stateDir, "captura.db"), &store.Opts{MaxBytes: int64(cfg.Outbox.MaxBytes)})
 	if err != nil {
 		return err
@@ -97,10 +101,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 			FaceTimeout: cfg.Capture.FaceTimeout.D(), Thresholds: thresholds(th), PADThreshold: cfg.PAD.FingerThreshold},
 		ResendAfter: cfg.MQTT.ResendAfter.D(), Inflight: cfg.MQTT.Inflight, MaxAge: cfg.Outbox.MaxAge.D(),
 		StatusInterval: cfg.Health.StatusInterval.D(), TelemetryEvery: cfg.Health.TelemetryInterval.D(),
-		Caps: capabilities(cfg, hooks), SessionFlag: sessionFlag(stateDir),
+		Caps: capabilities(cfg, hooks), SessionFlag: sessionFlag(stateDir), Pairing: pairing,
 	}, station.Deps{Store: db, Devices: sup, Quality: quality, FingerPAD: hooks.FingerPAD, Face: hooks.Face, Panel: hooks.Panel,
 		Log: log.With("component", "station"), OnCommitted: hooks.OnCommitted})
 	if err != nil {
+		return err
+	}
+
+	if err := st.LoadTablets(); err != nil {
 		return err
 	}
 
@@ -152,6 +160,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 		}
 	})
 	run("systemd", func(ctx context.Context) error { return notifySystemd(ctx, up, sup, st, log, hooks.Ready) })
+	run("control", func(ctx context.Context) error { return serveControl(ctx, controlPath(cfg), st, log) })
 	<-ctx.Done()
 	sd.SdNotify(false, sd.SdNotifyStopping)
 	log.Info("stopping")
@@ -218,6 +227,28 @@ func notifySystemd(ctx context.Context, up *uplink.Uplink, sup *devices.Supervis
 			sd.SdNotify(false, sd.SdNotifyWatchdog)
 		}
 	}
+}
+
+// loadPairing reads the setup secret (from captura-fw provision). Without one the
+// station cannot pair tablets; configured tablets still work.
+func loadPairing(cfg *config.Config, stateDir string, log *slog.Logger) (*station.Pairing, error) {
+	path := cfg.Path(cfg.Pairing.SecretFile)
+	if path == "" {
+		path = filepath.Join(stateDir, "setup-secret")
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		log.Warn("no setup secret: tablets cannot pair (captura-fw provision makes one)", "file", path)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pairing.secret_file: %w", err)
+	}
+	secret, err := protocol.ParseSecret(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("pairing.secret_file: %s: %w", path, err)
+	}
+	return &station.Pairing{Secret: secret, Window: cfg.Pairing.Window.D(), MaxFailures: cfg.Pairing.MaxFailures}, nil
 }
 
 // sessionFlag is the file that exists while a capture session runs: in systemd's

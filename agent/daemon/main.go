@@ -33,9 +33,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	example := fs.Bool("example-config", false, "print the commented example configuration (every key and its default)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: captura-agent [-config FILE] [-check-config] [-version] [-example-config]\n\n"+
+		fmt.Fprintf(stderr, "usage: captura-agent [-config FILE] [-check-config] [-version] [-example-config]\n"+
+			"       captura-agent [-config FILE] pairing-window | tablets | unpair NAME\n\n"+
 			"captura-agent is the Captura capture station daemon. It runs under systemd\n"+
-			"(captura-agent.service) with its configuration in %s.\n\nflags:\n", defaultConfig)
+			"(captura-agent.service) with its configuration in %s.\n\n"+
+			"The commands talk to the running agent through its control socket:\n"+
+			"  pairing-window  open the pairing window (stations without a pairing button)\n"+
+			"  tablets         list the paired tablets\n"+
+			"  unpair NAME     unpair a tablet\n\nflags:\n", defaultConfig)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -44,8 +49,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "captura-agent: unexpected argument %q\n", fs.Arg(0))
+	var request string
+	switch fs.Arg(0) {
+	case "":
+	case "pairing-window", "tablets":
+		request = fs.Arg(0)
+	case "unpair":
+		if fs.NArg() != 2 {
+			fmt.Fprintln(stderr, "captura-agent: usage: captura-agent [-config FILE] unpair NAME")
+			return ExitUsage
+		}
+		request = "unpair " + fs.Arg(1)
+	default:
+		fmt.Fprintf(stderr, "captura-agent: unknown command %q\ncaptura-agent: hint: run \"captura-agent -h\"\n", fs.Arg(0))
 		return ExitUsage
 	}
 	switch {
@@ -68,6 +84,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitConfig
 	}
+	if request != "" {
+		ans, err := ControlRequest(cfg, request)
+		if err != nil {
+			fmt.Fprintf(stderr, "captura-agent: %s: %v\n", request, err)
+			return ExitFailed
+		}
+		fmt.Fprintln(stdout, ans)
+		return ExitOK
+	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: ok (station %s, centre %s)\n", *cfgPath, cfg.Station.ID, cfg.Station.Centre)
 		return ExitOK
@@ -89,7 +114,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // from run-time failures, so systemd does not restart a station that cannot work.
 func isConfigError(err error) bool {
 	msg := err.Error()
-	for _, k := range []string{"aima.public_key:", "gateway.public_key:", "tablet[", "mqtt.password_file:", "station key "} {
+	for _, k := range []string{"aima.public_key:", "gateway.public_key:", "tablet[", "mqtt.password_file:", "station key ", "pairing.secret_file:"} {
 		if strings.HasPrefix(msg, k) {
 			return true
 		}

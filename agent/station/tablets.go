@@ -72,3 +72,6 @@ func (t *Tablets) Names() map[string]protocol.KeyID {
 
 // Ring is the key ring commands are verified against.
 func (t *Tablets) Ring() *protocol.KeyRing { return t.ring }
+
+// Tablets returns the station's paired tablets.
+func (s *Station) Tablets() *Tablets { return s.cfg.Tablets }

@@ -6,6 +6,7 @@ require github.com/rogpeppe/go-internal v1.16.0
 
 require (
 	github.com/blackjack/webcam v0.6.1 // indirect
+	github.com/jonboulle/clockwork v0.5.0 // indirect
 	golang.org/x/sys v0.26.0 // indirect
 	golang.org/x/tools v0.26.0 // indirect
 	periph.io/x/conn/v3 v3.7.3 // indirect

@@ -89,7 +89,7 @@ type Dev struct {
 	mu        sync.Mutex // serialises every call into dev
 	dev       Device
 	reopen    func() (Device, error) // nil when the device was handed to New
-	stream    *stream // the open stream, if any (a still uses one internally)
+	stream    *stream                // the open stream, if any (a still uses one internally)
 	closed    bool
 	stillSeq  uint64
 	formats   []camera.Format

@@ -188,17 +188,27 @@ func splitmix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// scene is a portrait prepared for rendering.
-type scene struct {
-	p       Presentation
-	w, h    int
-	alb     []float32 // linear RGB albedo, 3 per pixel
-	geo     Geometry  // in portrait pixels
-	faceMu  float64   // mean linear luma of the face region
-	tanTilt [2]float64
+// base is a portrait prepared for rendering; it does not depend on the presentation, so
+// embedded portraits are prepared once per process.
+type base struct {
+	w, h   int
+	alb    []float32 // linear RGB albedo, 3 per pixel
+	geo    Geometry  // in portrait pixels
+	faceMu float64   // mean linear luma of the face region
 	// Smoothed colours along each border, used beyond the portrait's edges so the
 	// background continues without streaks: left/right per row, top/bottom per column.
 	edgeL, edgeR, edgeT, edgeB [][3]float32
+}
+
+// scene is a prepared portrait under one presentation.
+type scene struct {
+	*base
+	p       Presentation
+	tanTilt [2]float64
+}
+
+func newScene(b *base, p Presentation) *scene {
+	return &scene{base: b, p: p, tanTilt: [2]float64{math.Tan(p.Tilt[0]), math.Tan(p.Tilt[1])}}
 }
 
 var srgbToLinear = func() (t [256]float32) {
@@ -227,7 +237,7 @@ var linearToSRGB = func() (t [4097]uint8) {
 	return
 }()
 
-func newScene(img image.Image, g Geometry, p Presentation) *scene {
+func newBase(img image.Image, g Geometry) *base {
 	b := img.Bounds()
 	rgba, ok := img.(*image.RGBA)
 	if !ok || b.Min != (image.Point{}) {
@@ -235,7 +245,7 @@ func newScene(img image.Image, g Geometry, p Presentation) *scene {
 		draw.Draw(rgba, rgba.Rect, img, b.Min, draw.Src)
 	}
 	w, h := b.Dx(), b.Dy()
-	sc := &scene{p: p, w: w, h: h, alb: make([]float32, 3*w*h), tanTilt: [2]float64{math.Tan(p.Tilt[0]), math.Tan(p.Tilt[1])}}
+	sc := &base{w: w, h: h, alb: make([]float32, 3*w*h)}
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			s := rgba.Pix[y*rgba.Stride+4*x:]
@@ -299,7 +309,7 @@ func newScene(img image.Image, g Geometry, p Presentation) *scene {
 
 // sample returns the bilinearly interpolated albedo at portrait coordinates (x, y).
 // Beyond the edges it fades into the smoothed border colour.
-func (sc *scene) sample(x, y float64) (r, g, b float64) {
+func (sc *base) sample(x, y float64) (r, g, b float64) {
 	fw, fh := float64(sc.w-1), float64(sc.h-1)
 	if x < 0 || y < 0 || x > fw || y > fh {
 		cx, cy := max(0, min(fw, x)), max(0, min(fh, y))

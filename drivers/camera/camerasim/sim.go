@@ -93,19 +93,48 @@ func New(o *Opts) (*Dev, error) {
 		return nil, fmt.Errorf("camerasim: face geometry needs positive radii")
 	}
 	p := drawPresentation(opts.Species, opts.Seed, opts.Nominal)
-	img := opts.Portrait
-	if img == nil {
+	var b *base
+	if img := opts.Portrait; img != nil {
+		if r := img.Bounds(); r.Dx() < 16 || r.Dy() < 16 {
+			return nil, fmt.Errorf("camerasim: portrait of %dx%d is too small", r.Dx(), r.Dy())
+		}
+		b = newBase(img, geo)
+	} else {
 		names := Portraits()
 		p.Portrait = names[splitmix(opts.Seed^0x706f72)%uint64(len(names))]
 		var err error
-		if img, err = Portrait(p.Portrait); err != nil {
+		if b, err = embeddedBase(p.Portrait, geo); err != nil {
 			return nil, err
 		}
 	}
-	if b := img.Bounds(); b.Dx() < 16 || b.Dy() < 16 {
-		return nil, fmt.Errorf("camerasim: portrait of %dx%d is too small", b.Dx(), b.Dy())
+	return &Dev{opts: opts, clock: opts.Clock, sc: newScene(b, p)}, nil
+}
+
+type baseKey struct {
+	name string
+	geo  Geometry
+}
+
+var (
+	basesMu sync.Mutex
+	bases   = map[baseKey]*base{}
+)
+
+// embeddedBase prepares an embedded portrait once per geometry.
+func embeddedBase(name string, g Geometry) (*base, error) {
+	basesMu.Lock()
+	defer basesMu.Unlock()
+	k := baseKey{name, g}
+	if b, ok := bases[k]; ok {
+		return b, nil
 	}
-	return &Dev{opts: opts, clock: opts.Clock, sc: newScene(img, geo, p)}, nil
+	img, err := Portrait(name)
+	if err != nil {
+		return nil, err
+	}
+	b := newBase(img, g)
+	bases[k] = b
+	return b, nil
 }
 
 // Presentation returns the parameters the seed drew.

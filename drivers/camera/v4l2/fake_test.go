@@ -46,6 +46,10 @@ type fakeDevice struct {
 	fpsSet      float32
 	starts      int
 	maxOut      int // most buffers held by the caller at once
+	// vb2Busy models videobuf2: once buffers were requested, a new format is refused
+	// until the node is closed (package webcam never frees its buffers).
+	vb2Busy   bool
+	allocated bool
 }
 
 func newFake(clk *clockwork.FakeClock) *fakeDevice {
@@ -81,7 +85,7 @@ func (f *fakeDevice) GetSupportedFrameSizes(p webcam.PixelFormat) []webcam.Frame
 func (f *fakeDevice) SetImageFormat(p webcam.PixelFormat, w, h uint32) (webcam.PixelFormat, uint32, uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.streaming {
+	if f.streaming || (f.vb2Busy && f.allocated) {
 		return 0, 0, 0, syscall.EBUSY
 	}
 	f.pix, f.w, f.h = p, w, h
@@ -99,6 +103,7 @@ func (f *fakeDevice) StartStreaming() error {
 		return errors.New("already streaming")
 	}
 	f.streaming = true
+	f.allocated = true
 	f.starts++
 	f.buffers = make([][]byte, f.nbuf)
 	f.queued = make([]bool, f.nbuf)

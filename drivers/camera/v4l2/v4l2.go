@@ -92,6 +92,8 @@ type Dev struct {
 	stream    *stream                // the open stream, if any (a still uses one internally)
 	closed    bool
 	stillSeq  uint64
+	curPix    camera.PixelFormat // format last set on the device
+	curSize   camera.Size
 	formats   []camera.Format
 	formatErr error
 }
@@ -255,24 +257,10 @@ func (d *Dev) start(pix camera.PixelFormat, size camera.Size, fps float64) (*str
 	if d.stream != nil {
 		return nil, fmt.Errorf("v4l2: %s: %w", d.path, camera.ErrBusy)
 	}
-	got, _, _, err := d.dev.SetImageFormat(webcam.PixelFormat(pix), uint32(size.W), uint32(size.H))
-	if errors.Is(err, syscall.EBUSY) && d.reopen != nil {
-		// videobuf2 refuses a new format while buffers from an earlier stream are still
-		// allocated, and package webcam never frees them: reopen the node.
-		_ = d.dev.Close()
-		nd, oerr := d.reopen()
-		if oerr != nil {
-			d.closed = true
-			return nil, oerr
+	if pix != d.curPix || size != d.curSize {
+		if err := d.setFormat(pix, size); err != nil {
+			return nil, err
 		}
-		d.dev = nd
-		got, _, _, err = d.dev.SetImageFormat(webcam.PixelFormat(pix), uint32(size.W), uint32(size.H))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("v4l2: %s: set format %s %v: %w", d.path, pix, size, mapErr(err))
-	}
-	if camera.PixelFormat(got) != pix {
-		return nil, fmt.Errorf("v4l2: %s: asked for %s, driver chose %s: %w", d.path, pix, camera.PixelFormat(got), camera.ErrUnsupported)
 	}
 	if fps > 0 {
 		// Not every driver lets the rate be set; the stream also drops frames itself.
@@ -292,6 +280,32 @@ func (d *Dev) start(pix camera.PixelFormat, size camera.Size, fps float64) (*str
 	}
 	d.stream = s
 	return s, nil
+}
+
+// setFormat sets pixel format and size; d.mu must be held.
+func (d *Dev) setFormat(pix camera.PixelFormat, size camera.Size) error {
+	d.curPix, d.curSize = 0, camera.Size{}
+	got, _, _, err := d.dev.SetImageFormat(webcam.PixelFormat(pix), uint32(size.W), uint32(size.H))
+	if errors.Is(err, syscall.EBUSY) && d.reopen != nil {
+		// videobuf2 refuses a new format while buffers from an earlier stream are still
+		// allocated, and package webcam never frees them: reopen the node.
+		_ = d.dev.Close()
+		nd, oerr := d.reopen()
+		if oerr != nil {
+			d.closed = true
+			return oerr
+		}
+		d.dev = nd
+		got, _, _, err = d.dev.SetImageFormat(webcam.PixelFormat(pix), uint32(size.W), uint32(size.H))
+	}
+	if err != nil {
+		return fmt.Errorf("v4l2: %s: set format %s %v: %w", d.path, pix, size, mapErr(err))
+	}
+	if camera.PixelFormat(got) != pix {
+		return fmt.Errorf("v4l2: %s: asked for %s, driver chose %s: %w", d.path, pix, camera.PixelFormat(got), camera.ErrUnsupported)
+	}
+	d.curPix, d.curSize = pix, size
+	return nil
 }
 
 // Still captures one frame. A preview stream must not be open (camera.ErrBusy).

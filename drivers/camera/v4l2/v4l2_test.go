@@ -328,3 +328,32 @@ func TestOpenMissingDevice(t *testing.T) {
 		t.Fatalf("Open(missing) = %v, want an error naming the path", err)
 	}
 }
+
+func TestReopenWhenBuffersPinTheFormat(t *testing.T) {
+	d, fd, clk := newTestDev(t, Opts{Warmup: -1})
+	fd.vb2Busy = true
+	var opened []*fakeDevice
+	d.reopen = func() (Device, error) {
+		nf := newFake(clk)
+		nf.vb2Busy = true
+		opened = append(opened, nf)
+		return nf, nil
+	}
+	ctx := context.Background()
+	for i, req := range []camera.Request{
+		{Size: camera.Size{W: 1280, H: 720}},
+		{Size: camera.Size{W: 1280, H: 720}}, // same format: no reopen needed
+		{Size: camera.Size{W: 320, H: 240}, Format: camera.YUYV},
+	} {
+		f, err := d.Still(ctx, req)
+		if err != nil {
+			t.Fatalf("still %d: %v", i, err)
+		}
+		if f.Width != req.Size.W {
+			t.Fatalf("still %d: %dx%d", i, f.Width, f.Height)
+		}
+	}
+	if len(opened) != 1 || !fd.closed {
+		t.Errorf("reopened %d times (want 1), first node closed %v", len(opened), fd.closed)
+	}
+}

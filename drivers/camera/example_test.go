@@ -45,7 +45,7 @@ func Example() {
 		fmt.Printf("frame %d at +%v: %s %v grey\n", f.Seq, f.Time.Sub(first.Time), f.Format, g.Bounds().Size())
 	}
 	s.Close()
-	still, err := cam.Still(ctx, camera.Request{Size: camera.Size{W: 1920, H: 1080}, Format: camera.MJPEG})
+	still, err := cam.Still(ctx, camera.Request{Size: camera.Size{W: 1280, H: 720}, Format: camera.MJPEG})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -55,5 +55,5 @@ func Example() {
 	// frame 0 at +0s: YUYV (640,480) grey
 	// frame 1 at +200ms: YUYV (640,480) grey
 	// frame 2 at +400ms: YUYV (640,480) grey
-	// still: MJPG 1920x1080
+	// still: MJPG 1280x720
 }

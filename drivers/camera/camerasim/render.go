@@ -327,7 +327,7 @@ func (sc *base) sample(x, y float64) (r, g, b float64) {
 		default:
 			e, d = sc.edgeB[int(cx)], y-fh
 		}
-		a := smoothstep(0, 10, d)
+		a := smoothstep(0, 30, d)
 		return r + (float64(e[0])-r)*a, g + (float64(e[1])-g)*a, b + (float64(e[2])-b)*a
 	}
 	x0, y0 := int(x), int(y)

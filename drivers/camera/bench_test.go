@@ -34,7 +34,9 @@ func benchFrames(b *testing.B) (*camera.Frame, *camera.Frame) {
 }
 
 func report(b *testing.B, start time.Time) {
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+	fps := float64(b.N) / time.Since(start).Seconds()
+	b.ReportMetric(fps, "frames/s")
+	b.ReportMetric(fps*1920*1080/1e6, "Mpx/s")
 }
 
 func BenchmarkYUYVToGray1080p(b *testing.B) {

@@ -2,7 +2,9 @@
 // attack on the face, as a UVC camera would deliver it, and it satisfies camera.Camera.
 //
 // Everything is deterministic for a seed: the same Opts (seed included), the same calls
-// and the same illumination-LED level at each frame give byte-identical frames. Natural
+// and the same illumination-LED level at each frame give byte-identical frames on a given
+// architecture (the Go compiler fuses multiply-adds on arm64, so an arm64 frame may differ
+// from an amd64 one in the last bit of some pixels). Natural
 // variation between presentations comes only from the seed: which portrait, skin or paper
 // reflectance, distance to the camera (face size and LED strength, inverse square),
 // ambient light level and tint, LED placement, sensor noise, defocus, and the small

@@ -355,6 +355,23 @@ func smoothstep(e0, e1, x float64) float64 {
 	return t * t * (3 - 2*t)
 }
 
+// lighting is what every pixel of one frame shares: the geometry of camera and LED (in
+// face units, z towards the camera), the light levels, and the frame's layout.
+type lighting struct {
+	L          [3]float64 // LED position relative to the face centre
+	lenL, D    float64    // LED distance to the face centre; camera distance
+	kBg        float64    // LED fall-off on the background wall relative to the face
+	amb        [3]float64 // ambient irradiance per channel
+	ledCol     [3]float64 // LED colour
+	El         float64    // LED irradiance at the face now
+	aspect     float64    // face ellipse height over width
+	cyw, syw   float64    // cos and sin of the yaw
+	glints     [2]glint
+	fW, fH, t  float64 // frame size; scene time, seconds
+	pixelScale float64 // frame width over 640
+	unit640    float64 // one face unit in pixels of a 640-wide frame
+}
+
 // glint is a corneal reflection in face-local coordinates, with its spread.
 type glint struct{ u, v, su, sv float64 }
 
@@ -435,8 +452,10 @@ func (sc *scene) render(dst *image.RGBA, seq uint64, t, led float64, c controls)
 		glints[i] = glint{u: e[0] + cornea*hv[0], v: e[1] + cornea*hv[1]/aspect, su: 0.014, sv: 0.014 / aspect}
 	}
 
-	rad := make([]float32, 3*W*H)
 	pixelScale := fW / 640
+	lt := &lighting{L: L, lenL: lenL, D: D, kBg: kBg, amb: amb, ledCol: ledCol, El: El, aspect: aspect,
+		cyw: cyw, syw: syw, glints: glints, fW: fW, fH: fH, t: t, pixelScale: pixelScale, unit640: rx / pixelScale}
+	rad := make([]float32, 3*W*H)
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	var wg sync.WaitGroup
 	rows := (H + workers - 1) / workers
@@ -454,11 +473,11 @@ func (sc *scene) render(dst *image.RGBA, seq uint64, t, led float64, c controls)
 					var out [3]float64
 					switch p.Species {
 					case BonaFide, Injected:
-						out = sc.shadeLive(X, Y, S, cyw, syw, L, lenL, D, kBg, amb, ledCol, El, aspect, glints[:])
+						out = sc.shadeLive(X, Y, lt)
 					case Print:
-						out = sc.shadePrint(X, Y, S, L, lenL, D, amb, ledCol, El, rx/pixelScale)
+						out = sc.shadePrint(X, Y, lt)
 					case Screen:
-						out = sc.shadeScreen(X, Y, float64(x), float64(y), fW, fH, t, S, L, lenL, D, amb, ledCol, El, pixelScale)
+						out = sc.shadeScreen(X, Y, float64(x), float64(y), lt)
 					}
 					i := 3 * (y*W + x)
 					rad[i], rad[i+1], rad[i+2] = float32(out[0]), float32(out[1]), float32(out[2])
@@ -508,8 +527,10 @@ func dot3(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
 
 // shadeLive: an ellipsoidal head with a nose and eye sockets, lit by ambient light and
 // the near LED; corneal glints and a skin specular lobe.
-func (sc *scene) shadeLive(X, Y, S, cyw, syw float64, L [3]float64, lenL, D, kBg float64, amb, ledCol [3]float64, El, aspect float64, glints []glint) [3]float64 {
+func (sc *scene) shadeLive(X, Y float64, lt *lighting) [3]float64 {
 	g := &sc.geo
+	L, lenL, D, kBg, amb, ledCol, El, aspect, cyw, syw := lt.L, lt.lenL, lt.D, lt.kBg, lt.amb, lt.ledCol, lt.El, lt.aspect, lt.cyw, lt.syw
+	glints := lt.glints[:]
 	// Yaw: a point of the head at depth z moves sideways by z*sin(yaw); undo it
 	// approximately with the depth at the observed position.
 	u0, v0 := X, Y/aspect
@@ -599,8 +620,9 @@ func (sc *scene) planeLED(X, Y float64, L [3]float64, lenL, D float64) (ledF flo
 }
 
 // shadePrint: a halftoned, textured print of the portrait on a flat sheet.
-func (sc *scene) shadePrint(X, Y, S float64, L [3]float64, lenL, D float64, amb, ledCol [3]float64, El, unit640 float64) [3]float64 {
+func (sc *scene) shadePrint(X, Y float64, lt *lighting) [3]float64 {
 	g := &sc.geo
+	L, lenL, D, amb, ledCol, El, unit640 := lt.L, lt.lenL, lt.D, lt.amb, lt.ledCol, lt.El, lt.unit640
 	p := &sc.p
 	px, py := g.CX+X*g.RX, g.CY+Y*g.RX
 	cr, cg, cb := sc.sample(px, py)
@@ -648,8 +670,9 @@ func cos2pi(x float64) float64 {
 }
 
 // shadeScreen: a self-luminous replay on an RGB-stripe panel behind glass.
-func (sc *scene) shadeScreen(X, Y, x, y, fW, fH, t, S float64, L [3]float64, lenL, D float64, amb, ledCol [3]float64, El, pixelScale float64) [3]float64 {
+func (sc *scene) shadeScreen(X, Y, x, y float64, lt *lighting) [3]float64 {
 	g := &sc.geo
+	L, lenL, D, amb, ledCol, El, pixelScale, fW, fH, t := lt.L, lt.lenL, lt.D, lt.amb, lt.ledCol, lt.El, lt.pixelScale, lt.fW, lt.fH, lt.t
 	p := &sc.p
 	cr, cg, cb := sc.sample(g.CX+X*g.RX, g.CY+Y*g.RX)
 	ledF, _, _, _ := sc.planeLED(X, Y, L, lenL, D)

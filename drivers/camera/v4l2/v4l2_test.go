@@ -70,7 +70,7 @@ func TestFormats(t *testing.T) {
 }
 
 func TestStill(t *testing.T) {
-	d, fd, clk := newTestDev(t, Opts{Warmup: 3})
+	d, fd, _ := newTestDev(t, Opts{Warmup: 3})
 	ctx := context.Background()
 	f, err := d.Still(ctx, camera.Request{Size: camera.Size{W: 1000, H: 700}})
 	if err != nil {
@@ -104,7 +104,6 @@ func TestStill(t *testing.T) {
 	if f2.Format != camera.YUYV || f2.Width != 320 || len(f2.Data) != 320*240*2 || f2.Seq != 1 {
 		t.Errorf("second still %s %dx%d %d bytes seq %d", f2.Format, f2.Width, f2.Height, len(f2.Data), f2.Seq)
 	}
-	_ = clk
 	if _, err := d.Still(ctx, camera.Request{Format: camera.GREY}); !errors.Is(err, camera.ErrUnsupported) {
 		t.Errorf("GREY still: %v, want ErrUnsupported", err)
 	}

@@ -96,7 +96,7 @@ type Dev struct {
 	color    Color
 	buzzing  bool
 	noPWM    bool // the illumination pin refused PWM
-	illumLvl float64
+	pwmOn    bool // the illumination pin was last left in PWM mode
 	running  bool
 	touchMu  sync.Mutex // one WaitTouch at a time
 }
@@ -276,7 +276,6 @@ func (d *Dev) Illuminate(level float64) error {
 
 func (d *Dev) illuminateLocked(level float64) error {
 	level = max(0, min(1, level))
-	d.illumLvl = level
 	p := d.illum
 	if p == nil {
 		return nil
@@ -284,15 +283,19 @@ func (d *Dev) illuminateLocked(level float64) error {
 	var err error
 	switch {
 	case level <= 0:
-		if !d.noPWM {
-			_ = p.PWM(0, d.cfg.IlluminationHz) // leave PWM mode where there is one
+		if d.pwmOn {
+			_ = p.PWM(0, d.cfg.IlluminationHz) // stop the PWM unit before going back to plain output
+			d.pwmOn = false
 		}
 		err = p.Out(gpio.Low)
 	case level >= 1 || d.noPWM:
 		err = p.Out(gpio.High)
 	default:
 		duty := gpio.Duty(level*float64(gpio.DutyMax) + 0.5)
-		if perr := p.PWM(duty, d.cfg.IlluminationHz); perr != nil {
+		perr := p.PWM(duty, d.cfg.IlluminationHz)
+		if perr == nil {
+			d.pwmOn = true
+		} else {
 			d.noPWM = true
 			d.log.Info("panel: illumination pin has no PWM; using on/off", "pin", p.Name(), "err", perr)
 			err = p.Out(gpio.High)

@@ -89,16 +89,16 @@ type Dev struct {
 	events chan Event
 	kick   chan struct{}
 
-	mu       sync.Mutex
-	state    State
-	entered  time.Time
-	halted   bool
-	color    Color
-	buzzing  bool
-	noPWM    bool // the illumination pin refused PWM
-	pwmOn    bool // the illumination pin was last left in PWM mode
-	running  bool
-	touchMu  sync.Mutex // one WaitTouch at a time
+	mu      sync.Mutex
+	state   State
+	entered time.Time
+	halted  bool
+	color   Color
+	buzzing bool
+	noPWM   bool // the illumination pin refused PWM
+	pwmOn   bool // the illumination pin was last left in PWM mode
+	running bool
+	touchMu sync.Mutex // one WaitTouch at a time
 }
 
 // New resolves and configures the panel's pins. With o.Enabled false it returns a panel

@@ -76,4 +76,3 @@ func runMinutiae(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	fmt.Fprintf(env.Stdout, "wrote %s (%d bytes)\n", *out, len(raw))
 	return nil
 }
-

@@ -138,7 +138,7 @@ func (c *Client) Send(ctx context.Context, typ string, fill func(*protocol.Comma
 	select {
 	case cs := <-final:
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		c.mq.Publish(cctx, topic, 1, true, nil)    // clear the retained command
+		c.mq.Publish(cctx, topic, 1, true, nil)      // clear the retained command
 		c.mq.Publish(cctx, stateTopic, 1, true, nil) // and its state
 		cancel()
 		if cs.State == protocol.CmdFailed {

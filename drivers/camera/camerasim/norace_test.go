@@ -1,0 +1,5 @@
+//go:build !race
+
+package camerasim
+
+const raceEnabled = false

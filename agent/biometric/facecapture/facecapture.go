@@ -216,4 +216,3 @@ func joinReasons(r []string) string {
 	}
 	return s
 }
-

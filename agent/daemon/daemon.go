@@ -19,6 +19,7 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/captura-claim/captura/agent/biometric/facecapture"
 	"github.com/captura-claim/captura/agent/broker"
 	"github.com/captura-claim/captura/agent/config"
 	"github.com/captura-claim/captura/agent/devices"
@@ -27,15 +28,20 @@ import (
 	"github.com/captura-claim/captura/agent/station"
 	"github.com/captura-claim/captura/agent/store"
 	"github.com/captura-claim/captura/agent/uplink"
+	"github.com/captura-claim/captura/drivers/camera"
+	"github.com/captura-claim/captura/drivers/panel"
 	"github.com/captura-claim/captura/protocol"
 )
 
 // Hooks let tests and the demo replace parts of the pipeline.
 type Hooks struct {
-	Quality     session.FingerQuality
-	FingerPAD   session.FingerPAD
-	Face        session.FaceCapturer
-	Panel       station.Panel
+	Quality   session.FingerQuality
+	FingerPAD session.FingerPAD
+	Face      session.FaceCapturer // replaces the camera pipeline entirely
+	// Camera opens the camera instead of the configured V4L2 device (simulator).
+	Camera func() (camera.Camera, error)
+	// PanelDev is the panel instead of the configured GPIO pins (simulated board).
+	PanelDev    *panel.Dev
 	OnCommitted func(store.Entry)
 	// Ready is called once the daemon would report READY to systemd.
 	Ready func()
@@ -94,6 +100,45 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 			return err
 		}
 	}
+	// Panel: guidance, pairing button, illumination LED.
+	var pnl *devices.Panel
+	pdev := hooks.PanelDev
+	if pdev == nil && cfg.Panel.Enabled {
+		if pdev, err = panel.New(&panel.Opts{Enabled: true, Logger: log.With("component", "panel"), Config: panelConfig(cfg.Panel)}); err != nil {
+			return fmt.Errorf("panel: %w", err)
+		}
+	}
+	if pdev != nil {
+		pnl = devices.NewPanel(pdev, func() {
+			if st != nil {
+				st.OpenPairing(context.Background(), "station:button")
+			}
+		})
+		sup.AddStatus(pnl.Status)
+	}
+	// Camera and face capture.
+	face := hooks.Face
+	var cam *devices.Camera
+	if face == nil && (cfg.Camera.Enabled || hooks.Camera != nil) {
+		if hooks.Camera != nil {
+			cam = devices.NewCamera("camera", hooks.Camera, log.With("component", "camera"))
+		} else {
+			cam = devices.NewV4L2Camera(cfg.Camera.Device, log.With("component", "camera"))
+		}
+		defer cam.Close()
+		sup.AddStatus(cam.Status)
+		fc, err := facecapture.New(cam.Get, facecapture.Opts{Still: camera.Size{W: cfg.Camera.Width, H: cfg.Camera.Height},
+			Log: log.With("component", "face")})
+		if err != nil {
+			return err
+		}
+		face = fc
+	}
+	hooks.Face = face
+	var stPanel station.Panel
+	if pnl != nil {
+		stPanel = pnl
+	}
 	th := cfg.Capture.Thresholds
 	st, err = station.New(station.Config{
 		Station: cfg.Station.ID, Centre: cfg.Station.Centre, Signer: signer, AIMA: aima, Gateway: gw, Tablets: tablets,
@@ -102,7 +147,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 		ResendAfter: cfg.MQTT.ResendAfter.D(), Inflight: cfg.MQTT.Inflight, MaxAge: cfg.Outbox.MaxAge.D(),
 		StatusInterval: cfg.Health.StatusInterval.D(), TelemetryEvery: cfg.Health.TelemetryInterval.D(),
 		Caps: capabilities(cfg, hooks), SessionFlag: sessionFlag(stateDir), Pairing: pairing,
-	}, station.Deps{Store: db, Devices: sup, Quality: quality, FingerPAD: hooks.FingerPAD, Face: hooks.Face, Panel: hooks.Panel,
+	}, station.Deps{Store: db, Devices: sup, Quality: quality, FingerPAD: hooks.FingerPAD, Face: face, Panel: stPanel,
 		Log: log.With("component", "station"), OnCommitted: hooks.OnCommitted})
 	if err != nil {
 		return err
@@ -145,6 +190,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 		}()
 	}
 	run("devices", sup.Run)
+	if pnl != nil {
+		run("panel", pnl.Run)
+	}
 	run("station", st.Run)
 	run("uplink", up.Run)
 	run("status", func(ctx context.Context) error {
@@ -227,6 +275,13 @@ func notifySystemd(ctx context.Context, up *uplink.Uplink, sup *devices.Supervis
 			sd.SdNotify(false, sd.SdNotifyWatchdog)
 		}
 	}
+}
+
+func panelConfig(p config.Panel) panel.Config {
+	c := panel.DefaultConfig()
+	c.Red, c.Green, c.Blue = p.LEDRed, p.LEDGreen, p.LEDBlue
+	c.Buzzer, c.Button, c.Touch, c.Illumination = p.Buzzer, p.Button, p.Touch, p.Illumination
+	return c
 }
 
 // loadPairing reads the setup secret (from captura-fw provision). Without one the

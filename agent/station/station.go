@@ -165,7 +165,15 @@ func (s *Station) Connected(ctx context.Context, t Transport, birth uint64) {
 	if err := s.publishStatus(ctx, protocol.StateOnline); err != nil {
 		s.log.Warn("birth status not published", "err", err)
 	}
+	s.showOffline(false)
 	s.kick()
+}
+
+// showOffline tells a panel that can show it whether the broker connection is down.
+func (s *Station) showOffline(off bool) {
+	if p, ok := s.deps.Panel.(interface{ Offline(bool) }); ok {
+		p.Offline(off)
+	}
 }
 
 // Disconnected is called by the uplink when the connection is lost.
@@ -173,6 +181,7 @@ func (s *Station) Disconnected() {
 	s.mu.Lock()
 	s.transport = nil
 	s.mu.Unlock()
+	s.showOffline(true)
 }
 
 func (s *Station) tr() Transport {

@@ -67,12 +67,10 @@ fuzz:
 clean:
 	rm -rf bin dist
 
-# The README's first command. Until the agent lands it verifies the committed sample
-# record end to end (signature, schema, chain fields, sealed body opened with the test
-# AIMA key); see README.md.
+# The README's first command: a whole counter on this machine (simulated reader, camera
+# and panel, embedded broker, reference gateway, simulated tablet); see README.md.
 demo:
-	$(GO) run ./agent/cmd/capturactl verify --station-key protocol/testdata/sample/station.pub \
-	  --aima-key protocol/testdata/sample/aima.key protocol/testdata/sample/record.cose
+	$(GO) run ./agent/cmd/capturactl demo $(DEMO_FLAGS)
 
 # Crash test: kill -9 the agent 200 times at random moments during sessions and
 # publishing; the gateway must receive every accepted session exactly once, in an

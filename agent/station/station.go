@@ -151,8 +151,9 @@ func (s *Station) topic(kind string, rest ...string) string {
 // with the handler for each.
 func (s *Station) Subscriptions() map[string]func(topic string, payload []byte) {
 	return map[string]func(string, []byte){
-		protocol.Filter(s.cfg.Centre, s.cfg.Station, protocol.TopicCmd, "+", "+"): s.HandleCommand,
-		s.topic(protocol.TopicReceipts):                                           s.HandleReceipt,
+		protocol.Filter(s.cfg.Centre, s.cfg.Station, protocol.TopicCmd, "+", "+"):    s.HandleCommand,
+		s.topic(protocol.TopicReceipts):                                              s.HandleReceipt,
+		protocol.Filter(s.cfg.Centre, s.cfg.Station, protocol.TopicPair, "+", "req"): s.HandlePairRequest,
 	}
 }
 

@@ -1,0 +1,59 @@
+package ctl
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/captura-claim/captura/agent/cli"
+	"github.com/captura-claim/captura/agent/demo"
+	"github.com/captura-claim/captura/protocol"
+)
+
+func init() {
+	Program.Register(&cli.Command{
+		Name:    "demo",
+		Summary: "run a whole counter on this machine: simulated station, broker, gateway and tablet",
+		Run:     runDemo,
+	})
+}
+
+func runDemo(env *cli.Env, fs *flag.FlagSet, args []string) error {
+	dir := fs.String("dir", "", "keep keys, state, gateway store and logs in DIR (default: a temporary directory, removed)")
+	images := fs.String("images", "drivers/fingerprint/fpsim/testdata/sfinge", "directory of fingerprint images the simulated reader serves")
+	fast := fs.Bool("fast", false, "do not pace the reader's bytes at the line rate")
+	seed := fs.Uint64("seed", 1, "seed of the simulated camera and reader")
+	fingers := fs.String("fingers", "", "finger positions, e.g. 2,7 (default: all ten)")
+	noFace := fs.Bool("no-face", false, "skip the face")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	o := demo.Options{Dir: *dir, Images: *images, Fast: *fast, Seed: *seed, Face: !*noFace}
+	if *fingers != "" {
+		for _, f := range strings.Split(*fingers, ",") {
+			it, err := parseItem(strings.TrimSpace(f))
+			if err != nil || it.Mod != protocol.ModFinger {
+				return cli.Usagef("--fingers: %q is not a finger position", f)
+			}
+			o.Fingers = append(o.Fingers, it.Pos)
+		}
+	}
+	pr := &progressPrinter{w: env.Stdout}
+	var mu sync.Mutex
+	o.Progress = func(p *protocol.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		pr.event(p)
+	}
+	o.Record = func(rec *protocol.Record, e *protocol.Envelope, body *protocol.Body) {
+		fmt.Fprintln(env.Stdout, "\n--- the record as the gateway verified it ---")
+		WriteRecordSummary(env.Stdout, rec, e)
+		fmt.Fprintf(env.Stdout, "--- opened with the AIMA key: %d standard records ---\n", len(body.Items))
+		for _, it := range body.Items {
+			fmt.Fprintf(env.Stdout, "  %-13s %-16s %8d bytes\n", itemName(it.Mod, it.Pos), it.Format, len(it.Data))
+		}
+		fmt.Fprintln(env.Stdout)
+	}
+	return demo.Run(env.Ctx, env.Stdout, o)
+}

@@ -23,13 +23,14 @@ func runDemo(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	dir := fs.String("dir", "", "keep keys, state, gateway store and logs in DIR (default: a temporary directory, removed)")
 	images := fs.String("images", "drivers/fingerprint/fpsim/testdata/sfinge", "directory of fingerprint images the simulated reader serves")
 	fast := fs.Bool("fast", false, "do not pace the reader's bytes at the line rate")
-	seed := fs.Uint64("seed", 1, "seed of the simulated camera and reader")
+	seed := fs.Uint64("seed", 1, "seed of the simulated reader")
+	faceSeed := fs.Uint64("face-seed", 3, "seed of the simulated applicant in front of the camera")
 	fingers := fs.String("fingers", "", "finger positions, e.g. 2,7 (default: all ten)")
 	noFace := fs.Bool("no-face", false, "skip the face")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	o := demo.Options{Dir: *dir, Images: *images, Fast: *fast, Seed: *seed, Face: !*noFace}
+	o := demo.Options{Dir: *dir, Images: *images, Fast: *fast, Seed: *seed, FaceSeed: *faceSeed, Face: !*noFace}
 	if *fingers != "" {
 		for _, f := range strings.Split(*fingers, ",") {
 			it, err := parseItem(strings.TrimSpace(f))

@@ -13,8 +13,9 @@ import (
 // progressPrinter writes a session's progress as a technician reads it: a line per
 // attempt with a quality bar, the hints, and each item's result.
 type progressPrinter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu        sync.Mutex
+	w         io.Writer
+	lastHints string // face guidance is printed when it changes
 }
 
 func itemName(mod string, pos protocol.FingerPos) string {
@@ -45,9 +46,10 @@ func (p *progressPrinter) event(e *protocol.Progress) {
 		fmt.Fprintf(p.w, "[%d/%d] %s\n", e.Done+1, e.Total, name)
 	case protocol.EvWaitFinger:
 		if e.Mod == protocol.ModFace {
-			if hints != "" {
+			if hints != "" && hints != p.lastHints {
 				fmt.Fprintf(p.w, "  %-13s %s\n", name, strings.TrimPrefix(hints, "  "))
 			}
+			p.lastHints = hints
 			return
 		}
 		fmt.Fprintf(p.w, "  %-13s attempt %d: place the finger\n", name, e.Attempt)

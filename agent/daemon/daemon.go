@@ -220,12 +220,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 }
 
 // notifySystemd reports READY once the broker is connected and the reader has been
-// looked for (at most readyWait), then pings the watchdog while the station answers.
+// looked for (at most readyWait), then pings the watchdog while the station answers. A
+// broker that stays unreachable for brokerWait does not hold READY back for ever (the
+// station works offline: records queue); the status then says so.
 func notifySystemd(ctx context.Context, up *uplink.Uplink, sup *devices.Supervisor, st *station.Station, log *slog.Logger, ready func()) error {
-	const readyWait = 30 * time.Second
-	if err := up.Client().WaitConnected(ctx); err != nil {
+	const readyWait, brokerWait = 30 * time.Second, 90 * time.Second
+	wctx, cancel := context.WithTimeout(ctx, brokerWait)
+	err := up.Client().WaitConnected(wctx)
+	cancel()
+	if ctx.Err() != nil {
 		return nil
 	}
+	brokerDown := err != nil
 	deadline := time.Now().Add(readyWait)
 	for time.Now().Before(deadline) {
 		if _, err := sup.Reader(); err == nil || errors.Is(err, devices.ErrDisabled) {
@@ -238,6 +244,9 @@ func notifySystemd(ctx context.Context, up *uplink.Uplink, sup *devices.Supervis
 		}
 	}
 	var degraded []string
+	if brokerDown {
+		degraded = append(degraded, "broker unreachable")
+	}
 	for _, d := range sup.Status() {
 		if d.State != "ok" && d.State != "disabled" {
 			degraded = append(degraded, d.Kind+" "+d.State)
@@ -313,7 +322,7 @@ func sessionFlag(stateDir string) string {
 	if dir == "" {
 		dir = stateDir
 	}
-	return filepath.Join(strings.SplitN(dir, ":", 2)[0], "session-active")
+	return filepath.Join(strings.SplitN(dir, ":", 2)[0], "session")
 }
 
 func thresholds(th config.Threshold) func(session.Item) uint {

@@ -40,7 +40,8 @@ type Options struct {
 	Dir     string // working directory (keys, state, logs); a new temporary one if empty
 	Images  string // fingerprint images the reader serves (PGM/PNG/TIFF directory)
 	Fast    bool   // unpaced reader: bytes as fast as the pty takes them (not the real line rate)
-	Seed    uint64 // camera and reader seed
+	Seed     uint64 // reader seed
+	FaceSeed uint64 // camera seed: the simulated applicant
 	Fingers []protocol.FingerPos
 	Face    bool
 	// Printers: Progress prints the tablet's view of each event, Record the verified
@@ -106,7 +107,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	sim, err := r30xsim.Start(r30xsim.Config{
 		LineConfig: fpsim.LineConfig{Link: link, Unpaced: o.Fast, Seed: o.Seed},
 		Model:      "R307", Baud: 57600, Images: o.Images,
-		Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 300 * time.Millisecond},
+		Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 200 * time.Millisecond},
 	})
 	if err != nil {
 		return fmt.Errorf("reader simulator: %w", err)
@@ -124,7 +125,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	}
 	light := camerasim.PinLight(board.Illumination)
 	openCam := func() (camera.Camera, error) {
-		return camerasim.New(&camerasim.Opts{Species: camerasim.BonaFide, Seed: o.Seed, Light: light})
+		return camerasim.New(&camerasim.Opts{Species: camerasim.BonaFide, Seed: o.FaceSeed, Light: light})
 	}
 
 	// The station's configuration, as a maintainer would write it.

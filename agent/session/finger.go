@@ -66,7 +66,9 @@ func (s *Session) fingerAttempt(ctx context.Context, it Item, n int) (*attempt, 
 	}
 	a.rec.Q = q.Quality
 	a.rec.Q.Pass = q.Usable && q.Quality.Score >= s.threshold(it)
-	a.rec.Hints = q.Hints
+	if !a.rec.Q.Pass {
+		a.rec.Hints = q.Hints // guidance matters when the attempt must be repeated
+	}
 	a.minutiae = q.Minutiae
 	a.usable = q.Usable
 	if other, same := s.sameAs(it, a); same {

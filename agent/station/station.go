@@ -62,7 +62,7 @@ type Config struct {
 	// ClockSkew is how far a command's issued time may be in the future.
 	ClockSkew time.Duration
 	// SessionFlag, when set, is a file that exists exactly while a capture session runs
-	// (under /run/captura): package upgrades wait for it to disappear.
+	// (/run/captura/session): package upgrades wait for it to disappear.
 	SessionFlag string
 	// Pairing is the pairing window; nil when the station has no setup secret.
 	Pairing *Pairing

@@ -200,12 +200,12 @@ func evalFJFX(t testing.TB, cases []refCase, p *params) []fjfxRow {
 
 // fjfxSummary aggregates rows.
 type fjfxSummary struct {
-	n             int
-	bias, mae     [4]float64 // mean signed and absolute error per measure
-	same, worst   int        // score identical, worst |difference|
-	sumAbs        int
-	within2       int
-	haveScore     bool
+	n           int
+	bias, mae   [4]float64 // mean signed and absolute error per measure
+	same, worst int        // score identical, worst |difference|
+	sumAbs      int
+	within2     int
+	haveScore   bool
 }
 
 func summarise(rows []fjfxRow) fjfxSummary {

@@ -327,6 +327,26 @@ func TestAgreementFingerJetFX(t *testing.T) {
 	check("mean relative count error", sh.mreCount, 0.12)
 	check("mean relative COM200 error", sh.mre200, 0.17)
 	check("median relative COM200 error", sh.medRel200, 0.17)
+	// NFIQ 2 sees the minutiae through four measures: the two counts above and the
+	// fractions Mu2 and OCL80 (fjfx_test.go). Measured on the held-out images: mean
+	// absolute error of Mu2 0.046, of OCL80 0.034; unified score identical to NIST's on
+	// 8 of 19, worst difference 4 (TestUnifiedScoreWithExtractor in package nfiq2
+	// asserts the figures on all 45).
+	fr := evalFJFX(t, cases, &p)
+	var heldFJFX []fjfxRow
+	for _, r := range fr {
+		if !r.c.tuning {
+			heldFJFX = append(heldFJFX, r)
+		}
+	}
+	sf := summarise(heldFJFX)
+	t.Logf("held-out four measures: %v", sf)
+	if sf.mae[2] > 0.05 || sf.mae[3] > 0.04 {
+		t.Errorf("held-out mean absolute error of Mu2 %.3f (want <= 0.05), of OCL80 %.3f (want <= 0.04)", sf.mae[2], sf.mae[3])
+	}
+	if sf.haveScore && (float64(sf.same) < 8.0/19*float64(sf.n) || sf.worst > 4) {
+		t.Errorf("held-out unified score identical on %d/%d, worst difference %d (want >= 8/19 and <= 4)", sf.same, sf.n, sf.worst)
+	}
 	// No single image may be far off: that would move NFIQ 2's score.
 	for _, r := range rows {
 		if e := math.Abs(float64(r.n-r.c.count)) / float64(r.c.count); e > 0.35 {

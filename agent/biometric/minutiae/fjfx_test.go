@@ -172,6 +172,21 @@ func nistFour(c refCase) [4]float64 {
 
 // evalFJFX extracts every case with p and compares the four measures and the score.
 func evalFJFX(t testing.TB, cases []refCase, p *params) []fjfxRow {
+	return evalFJFXShift(t, cases, p, 0, 0)
+}
+
+// evalFJFXShifted is evalFJFX on the images shifted by each of the given offsets (the
+// extractor sees the crop without its first dx columns and dy rows; the positions are
+// shifted back): the spread over shifts shows how much of the agreement is chance.
+func evalFJFXShifted(t testing.TB, cases []refCase, p *params, shifts [][2]int) []fjfxRow {
+	var rows []fjfxRow
+	for _, s := range shifts {
+		rows = append(rows, evalFJFXShift(t, cases, p, s[0], s[1])...)
+	}
+	return rows
+}
+
+func evalFJFXShift(t testing.TB, cases []refCase, p *params, dx, dy int) []fjfxRow {
 	rows := make([]fjfxRow, len(cases))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 2)
@@ -182,10 +197,18 @@ func evalFJFX(t testing.TB, cases []refCase, p *params) []fjfxRow {
 			defer wg.Done()
 			defer func() { <-sem }()
 			g := croppedImage(t, c.path)
-			ms, err := extract(g, 500, p)
+			sub := g
+			if dx != 0 || dy != 0 {
+				sub = g.SubImage(image.Rect(dx, dy, g.Bounds().Dx(), g.Bounds().Dy())).(*image.Gray)
+			}
+			ms, err := extract(sub, 500, p)
 			if err != nil {
 				t.Errorf("%s: %v", c.name, err)
 				return
+			}
+			for i := range ms {
+				ms[i].X += dx
+				ms[i].Y += dy
 			}
 			r := fjfxRow{c: c, ours: fourMeasures(g, ms), nist: nistFour(c), score: -1}
 			if f := scorerOf(t, c.path); f != nil {

@@ -43,9 +43,12 @@ func TestUnifiedScoreWithExtractor(t *testing.T) {
 	frac := float64(same) / float64(len(imgs))
 	t.Logf("identical on %d/%d (%.1f%%), worst difference %d", same, len(imgs), 100*frac, worst)
 	// Issue 5 asks for >= 90% identical and +-2 on all. The figures asserted here are
-	// what the extractor reaches today (40%, 4 on the 45 images); raise them as it
-	// improves, never above what is measured.
-	const wantFrac, wantWorst = 0.35, 4
+	// exactly what the extractor reaches (18/45 = 40%, worst 4). The forest is too
+	// sensitive to the four minutiae measures for a different extractor to do much
+	// better: see the package doc of agent/biometric/minutiae (an extractor that
+	// found FingerJet FX's exact minutiae but missed 1% and added 1% would be
+	// identical on only ~78% of these images).
+	const wantFrac, wantWorst = 0.40, 4
 	if frac < wantFrac || worst > wantWorst {
 		t.Errorf("identical on %.1f%% (want >= %.0f%%), worst difference %d (want <= %d)", 100*frac, 100*wantFrac, worst, wantWorst)
 	}

@@ -14,8 +14,11 @@ var Scripts = []string{"postinst", "prerm", "postrm"}
 // package's units:
 //
 //	@ENABLE_UNITS@  units with an [Install] section (enabled on installation)
-//	@OTHER_UNITS@   those of them other than captura-agent.service (started on
-//	                installation, restarted on upgrade; the agent has its own rules)
+//	@OTHER_UNITS@   those of them that are timers, paths or sockets (started on
+//	                installation, restarted on upgrade). Services other than the agent
+//	                are only enabled: a oneshot helper (an update's health check or
+//	                rollback) must run when its trigger says, never because a package
+//	                was installed. The agent has its own rules.
 //	@STOP_UNITS@    every unit, captura-agent.service last (stopped on removal)
 //	@ALL_UNITS@     every unit (forgotten on purge)
 func RenderScript(tmpl string, units []Unit) (string, error) {
@@ -27,7 +30,7 @@ func RenderScript(tmpl string, units []Unit) (string, error) {
 		}
 		if u.Install {
 			enable = append(enable, u.Name)
-			if u.Name != AgentUnit {
+			if !strings.HasSuffix(u.Name, ".service") && !strings.HasSuffix(u.Name, ".target") {
 				other = append(other, u.Name)
 			}
 		}

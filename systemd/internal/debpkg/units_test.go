@@ -47,6 +47,7 @@ func TestUnitsPicksUpNewUnits(t *testing.T) {
 	write(AgentUnit, "[Unit]\nDescription=a\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n")
 	write("captura-update-check.timer", "[Timer]\nOnCalendar=daily\n\n[Install]\n# comment\n  WantedBy = timers.target\n")
 	write("captura-rollback.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\n")
+	write("captura-update-health.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n")
 	write("notes.txt", "not a unit")
 	units, err := Units(dir)
 	if err != nil {
@@ -56,20 +57,22 @@ func TestUnitsPicksUpNewUnits(t *testing.T) {
 	for _, u := range units {
 		names = append(names, u.Name)
 	}
-	if strings.Join(names, " ") != "captura-agent.service captura-rollback.service captura-update-check.timer" {
+	if strings.Join(names, " ") != "captura-agent.service captura-rollback.service captura-update-check.timer captura-update-health.service" {
 		t.Fatalf("units %q", names)
 	}
-	if units[1].Install || !units[2].Install || !units[0].Install {
+	if !units[0].Install || units[1].Install || !units[2].Install || !units[3].Install {
 		t.Errorf("install flags %+v", units)
 	}
 	s, err := RenderScript("E=@ENABLE_UNITS@\nO=@OTHER_UNITS@\nS=@STOP_UNITS@\nA=@ALL_UNITS@\n", units)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "E=captura-agent.service captura-update-check.timer\n" +
+	// The health-check service is enabled but never started by the package; the
+	// timer is started.
+	want := "E=captura-agent.service captura-update-check.timer captura-update-health.service\n" +
 		"O=captura-update-check.timer\n" +
-		"S=captura-rollback.service captura-update-check.timer captura-agent.service\n" +
-		"A=captura-agent.service captura-rollback.service captura-update-check.timer\n"
+		"S=captura-rollback.service captura-update-check.timer captura-update-health.service captura-agent.service\n" +
+		"A=captura-agent.service captura-rollback.service captura-update-check.timer captura-update-health.service\n"
 	if s != want {
 		t.Errorf("rendered\n%s\nwant\n%s", s, want)
 	}

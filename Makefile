@@ -75,6 +75,8 @@ demo:
 # systemd/README.md): dist/captura_<version>-1_<arch>.deb for each of DEB_ARCHES, holding
 # static binaries from dist/deb/<arch>/ and manual pages made from bin/'s -h output.
 DEB_ARCHES ?= amd64 arm64 armhf
+# The Maintainer field; empty means the last commit's author.
+DEB_MAINTAINER ?=
 comma      := ,
 empty      :=
 space      := $(empty) $(empty)
@@ -98,4 +100,5 @@ deb-bins:
 
 deb: build deb-bins
 	cd systemd && $(GO) run ./cmd/captura-deb -root .. -version '$(VERSION)' \
-	  -arch '$(subst $(space),$(comma),$(strip $(DEB_ARCHES)))' -bin '../dist/deb/{arch}' -help-bin ../bin -out ../dist
+	  -arch '$(subst $(space),$(comma),$(strip $(DEB_ARCHES)))' -bin '../dist/deb/{arch}' -help-bin ../bin -out ../dist \
+	  $(if $(DEB_MAINTAINER),-maintainer '$(DEB_MAINTAINER)')

@@ -79,3 +79,35 @@ CHAOS_KILLS ?= 200
 CHAOS_SEED  ?= 0
 chaos:
 	$(GO) test -count=1 -run '^TestCrashKill9$$' -timeout 30m -v ./agent/daemon -chaos.kills=$(CHAOS_KILLS) -chaos.seed=$(CHAOS_SEED) | grep -E 'crash test|^(--- |ok|FAIL|PASS)'
+
+# Debian packages, built with nfpm (a pinned library in the systemd/ module; see
+# systemd/README.md): dist/captura_<version>-1_<arch>.deb for each of DEB_ARCHES, holding
+# static binaries from dist/deb/<arch>/ and manual pages made from bin/'s -h output.
+DEB_ARCHES ?= amd64 arm64 armhf
+# The Maintainer field; empty means the last commit's author.
+DEB_MAINTAINER ?=
+comma      := ,
+empty      :=
+space      := $(empty) $(empty)
+
+.PHONY: deb deb-bins
+
+deb-bins:
+	@set -e; for a in $(DEB_ARCHES); do \
+	  case $$a in \
+	    amd64) env="GOARCH=amd64 GOARM=";; \
+	    arm64) env="GOARCH=arm64 GOARM=";; \
+	    armhf) env="GOARCH=arm GOARM=7";; \
+	    *) echo "deb: unknown architecture $$a (amd64, arm64, armhf)"; exit 2;; \
+	  esac; \
+	  mkdir -p dist/deb/$$a; \
+	  for b in captura-agent:$(CMDPKG_captura-agent) capturactl:$(CMDPKG_capturactl) captura-fw:$(CMDPKG_captura-fw); do \
+	    env GOOS=linux $$env $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/deb/$$a/$${b%%:*} $${b#*:}; \
+	  done; \
+	  echo "deb: $$a binaries in dist/deb/$$a"; \
+	done
+
+deb: build deb-bins
+	cd systemd && $(GO) run ./cmd/captura-deb -root .. -version '$(VERSION)' \
+	  -arch '$(subst $(space),$(comma),$(strip $(DEB_ARCHES)))' -bin '../dist/deb/{arch}' -help-bin ../bin -out ../dist \
+	  $(if $(DEB_MAINTAINER),-maintainer '$(DEB_MAINTAINER)')

@@ -56,5 +56,11 @@ func runDemo(env *cli.Env, fs *flag.FlagSet, args []string) error {
 		}
 		fmt.Fprintln(env.Stdout)
 	}
-	return demo.Run(env.Ctx, env.Stdout, o)
+	err := demo.Run(env.Ctx, env.Stdout, o)
+	if err != nil && env.Ctx.Err() != nil {
+		// Ctrl-C: every component has stopped (broker, gateway, station, simulators).
+		fmt.Fprintln(env.Stdout, "interrupted: station, gateway, broker and simulators stopped")
+		return &cli.ExitError{Code: 130}
+	}
+	return err
 }

@@ -190,18 +190,18 @@ func (c *Capturer) CaptureFace(ctx context.Context, hint func([]string)) (*sessi
 	return &session.FaceResult{Record: record, Quality: Quality(rep), Hints: rep.Hints, PAD: pad, Device: cam.String()}, nil
 }
 
-// Quality summarises a face report: the score is the lowest check score (the photo is
-// as good as its weakest aspect) and it passes when every check passes.
+// Quality summarises a face report: the score is the mean of the checks' 0-100 scores
+// and the photo passes when every check passes (the ICAO-style verdict); each check's
+// native value is kept.
 func Quality(rep *face.Report) protocol.Quality {
-	q := protocol.Quality{Alg: Alg, Ver: Ver, Score: 100, Pass: rep.Verdict == face.Pass, Native: map[string]float64{}}
+	q := protocol.Quality{Alg: Alg, Ver: Ver, Pass: rep.Verdict == face.Pass, Native: map[string]float64{}}
+	sum := 0
 	for _, ch := range rep.Checks {
-		if uint(ch.Score) < q.Score {
-			q.Score = uint(max(ch.Score, 0))
-		}
+		sum += min(max(ch.Score, 0), 100)
 		q.Native[ch.Name] = ch.Value
 	}
-	if !rep.Found {
-		q.Score = 0
+	if rep.Found && len(rep.Checks) > 0 {
+		q.Score = uint((sum + len(rep.Checks)/2) / len(rep.Checks))
 	}
 	return q
 }

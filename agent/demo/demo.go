@@ -94,6 +94,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return err
 	}
 	os.WriteFile(filepath.Join(keys, "aima.pub"), aima.Public().MarshalPEM(), 0o644)
+	if apriv, err := aima.MarshalPEM(); err == nil { // for capturactl show --aima-key (QA)
+		os.WriteFile(filepath.Join(keys, "aima.key"), apriv, 0o600)
+	}
 	say("provisioned station st-demo (key %s); gateway, AIMA (%s) and tablet keys made", prov.KeyID, aima.Public().Suite())
 
 	// Broker, reader, camera and panel.

@@ -37,13 +37,13 @@ import (
 
 // Options tune the demo.
 type Options struct {
-	Dir     string // working directory (keys, state, logs); a new temporary one if empty
-	Images  string // fingerprint images the reader serves (PGM/PNG/TIFF directory)
-	Fast    bool   // unpaced reader: bytes as fast as the pty takes them (not the real line rate)
+	Dir      string // working directory (keys, state, logs); a new temporary one if empty
+	Images   string // fingerprint images the reader serves (PGM/PNG/TIFF directory)
+	Fast     bool   // unpaced reader: bytes as fast as the pty takes them (not the real line rate)
 	Seed     uint64 // reader seed
 	FaceSeed uint64 // camera seed: the simulated applicant
-	Fingers []protocol.FingerPos
-	Face    bool
+	Fingers  []protocol.FingerPos
+	Face     bool
 	// Printers: Progress prints the tablet's view of each event, Record the verified
 	// record.
 	Progress func(*protocol.Progress)

@@ -11,10 +11,10 @@ import (
 	"image/draw"
 	"math"
 
+	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
-	xdraw "golang.org/x/image/draw"
 
 	"github.com/captura-claim/captura/agent/biometric/face"
 	"github.com/captura-claim/captura/protocol"

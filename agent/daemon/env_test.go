@@ -246,3 +246,7 @@ func (e *env) waitOutboxEmpty(within time.Duration) {
 		}
 	}
 }
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

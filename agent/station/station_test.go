@@ -356,8 +356,34 @@ func TestCommandsRefused(t *testing.T) {
 			t.Errorf("%s: %+v", tc.name, cs)
 		}
 	}
+	// Tampered: a signed command with one payload byte changed.
+	tc := &protocol.Command{V: 1, ID: protocol.NewID(), Type: protocol.CmdStatus, Centre: "c1", Station: "st-1", Tablet: "tab-1",
+		Counter: h.counter + 10, Issued: time.Now().UnixMilli(), Expires: time.Now().Add(time.Minute).UnixMilli()}
+	env, _ := protocol.SignMessage(h.tablet, tc)
+	i := strings.Index(string(env), "tab-1")
+	env[i+4] = '2'
+	h.st.HandleCommand(protocol.CommandTopic("c1", "st-1", tc.Type, tc.ID), env)
+	if cs := h.waitState(tc.ID); cs.State != protocol.CmdFailed || !strings.Contains(cs.Reason, "signature verification failed") {
+		t.Errorf("tampered: %+v", cs)
+	}
+	// Malformed bytes on a command topic, and a command with a bad transaction id.
+	junk := protocol.NewID()
+	h.st.HandleCommand(protocol.CommandTopic("c1", "st-1", protocol.CmdStatus, junk), []byte("\xa1\x01"))
+	if cs := h.waitState(junk); cs.State != protocol.CmdFailed || !strings.Contains(cs.Reason, "malformed command") {
+		t.Errorf("malformed: %+v", cs)
+	}
+	bad := &protocol.Command{V: 1, ID: protocol.NewID(), Type: protocol.CmdCaptureStart, Centre: "c1", Station: "st-1", Tablet: "tab-1",
+		Counter: h.counter + 11, Issued: time.Now().UnixMilli(), Expires: time.Now().Add(time.Minute).UnixMilli(),
+		Start: &protocol.StartArgs{Txn: "AIMA 2026/1"}}
+	// SignMessage refuses to sign it; a hand-made envelope carries it anyway.
+	payload, _ := protocol.Marshal(bad)
+	benv, _ := h.tablet.Sign(protocol.CTCommand, payload)
+	h.st.HandleCommand(protocol.CommandTopic("c1", "st-1", bad.Type, bad.ID), benv)
+	if cs := h.waitState(bad.ID); cs.State != protocol.CmdFailed || !strings.Contains(cs.Reason, `field "start.txn"`) {
+		t.Errorf("bad transaction id: %+v", cs)
+	}
 	h.waitOutboxEmpty()
-	if h.audited("command.denied") != 6 || h.audited("command.duplicate") != 1 {
+	if h.audited("command.denied") != 9 || h.audited("command.duplicate") != 1 {
 		t.Errorf("audit: %d denied, %d duplicate", h.audited("command.denied"), h.audited("command.duplicate"))
 	}
 }

@@ -33,6 +33,9 @@ const childEnv = "CAPTURA_TEST_AGENT_CONFIG"
 func TestMain(m *testing.M) {
 	if cfg := os.Getenv(childEnv); cfg != "" {
 		ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		if os.Getenv(childSimCamera) != "" {
+			os.Exit(runWithSimCamera(ctx, cfg))
+		}
 		os.Exit(daemon.Main(ctx, []string{"-config", cfg}, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -45,7 +48,7 @@ type child struct {
 	done  chan error
 }
 
-func startChild(t *testing.T, cfgPath string) *child {
+func startChild(t testing.TB, cfgPath string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
@@ -75,7 +78,7 @@ func startChild(t *testing.T, cfgPath string) *child {
 	return c
 }
 
-func (c *child) waitReady(t *testing.T) {
+func (c *child) waitReady(t testing.TB) {
 	t.Helper()
 	select {
 	case <-c.ready:

@@ -38,10 +38,15 @@ type Opts struct {
 
 // Capturer implements session.FaceCapturer.
 type Capturer struct {
-	cam     func() (camera.Camera, error)
-	opts    Opts
-	still   *face.Analyzer
-	preview *face.Analyzer
+	cam  func() (camera.Camera, error)
+	opts Opts
+
+	// The analysers hold the detection cascades (several MB); they are built on the
+	// first capture, so a station that is idle or captures fingers only does not carry
+	// them.
+	once           sync.Once
+	still, preview *face.Analyzer
+	loadErr        error
 }
 
 var _ session.FaceCapturer = (*Capturer)(nil)
@@ -66,23 +71,27 @@ func New(cam func() (camera.Camera, error), o Opts) (*Capturer, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	still, err := face.NewAnalyzer(nil)
-	if err != nil {
-		return nil, err
-	}
-	// On the smaller preview the eye-distance limits scale with the width, so the
-	// preview's verdict predicts the still's.
-	f := float64(o.Preview.Size.W) / float64(o.Still.W)
-	po := &face.Options{MinInterEye: 90 * f, AdvisedInterEye: 120 * f}
-	preview, err := face.NewAnalyzer(po)
-	if err != nil {
-		return nil, err
-	}
-	return &Capturer{cam: cam, opts: o, still: still, preview: preview}, nil
+	return &Capturer{cam: cam, opts: o}, nil
+}
+
+func (c *Capturer) load() error {
+	c.once.Do(func() {
+		if c.still, c.loadErr = face.NewAnalyzer(nil); c.loadErr != nil {
+			return
+		}
+		// On the smaller preview the eye-distance limits scale with the width, so the
+		// preview's verdict predicts the still's.
+		f := float64(c.opts.Preview.Size.W) / float64(c.opts.Still.W)
+		c.preview, c.loadErr = face.NewAnalyzer(&face.Options{MinInterEye: 90 * f, AdvisedInterEye: 120 * f})
+	})
+	return c.loadErr
 }
 
 // CaptureFace implements session.FaceCapturer.
 func (c *Capturer) CaptureFace(ctx context.Context, hint func([]string)) (*session.FaceResult, error) {
+	if err := c.load(); err != nil {
+		return nil, fmt.Errorf("face analysis: %w", err)
+	}
 	cam, err := c.cam()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", session.ErrNoCamera, err)

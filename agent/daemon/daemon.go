@@ -20,6 +20,7 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/captura-claim/captura/agent/biometric/facecapture"
+	"github.com/captura-claim/captura/agent/biometric/minutiae"
 	"github.com/captura-claim/captura/agent/broker"
 	"github.com/captura-claim/captura/agent/config"
 	"github.com/captura-claim/captura/agent/devices"
@@ -143,7 +144,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 	st, err = station.New(station.Config{
 		Station: cfg.Station.ID, Centre: cfg.Station.Centre, Signer: signer, AIMA: aima, Gateway: gw, Tablets: tablets,
 		Capture: session.Config{Attempts: cfg.Capture.Attempts, FingerTimeout: cfg.Capture.FingerTimeout.D(),
-			FaceTimeout: cfg.Capture.FaceTimeout.D(), Thresholds: thresholds(th), PADThreshold: cfg.PAD.FingerThreshold},
+			FaceTimeout: cfg.Capture.FaceTimeout.D(), Thresholds: thresholds(th), PADThreshold: cfg.PAD.FingerThreshold,
+			SameFinger: sequenceCheck(cfg.Capture.SequenceCheck)},
 		ResendAfter: cfg.MQTT.ResendAfter.D(), Inflight: cfg.MQTT.Inflight, MaxAge: cfg.Outbox.MaxAge.D(),
 		StatusInterval: cfg.Health.StatusInterval.D(), TelemetryEvery: cfg.Health.TelemetryInterval.D(),
 		Caps: capabilities(cfg, hooks), SessionFlag: sessionFlag(stateDir), Pairing: pairing,
@@ -323,6 +325,14 @@ func sessionFlag(stateDir string) string {
 		dir = stateDir
 	}
 	return filepath.Join(strings.SplitN(dir, ":", 2)[0], "session")
+}
+
+// sequenceCheck compares a new finger with the fingers already kept in the session.
+func sequenceCheck(on bool) func(a, b []minutiae.Minutia) bool {
+	if !on {
+		return nil
+	}
+	return func(a, b []minutiae.Minutia) bool { return minutiae.Similarity(a, b) >= minutiae.SameFingerThreshold }
 }
 
 func thresholds(th config.Threshold) func(session.Item) uint {

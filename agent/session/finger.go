@@ -72,7 +72,10 @@ func (s *Session) fingerAttempt(ctx context.Context, it Item, n int) (*attempt, 
 	a.minutiae = q.Minutiae
 	a.usable = q.Usable
 	if other, same := s.sameAs(it, a); same {
-		return nil, fmt.Errorf("sequence check: this looks like the %s, already captured; present the %s", other, it)
+		// Kept as a failed attempt: the technician sees why and may override it (a false
+		// alarm) or have the right finger presented.
+		a.rec.Q.Pass = false
+		a.rec.Hints = append([]string{fmt.Sprintf("sequence check: this looks like the %s, already captured; present the %s", other, it)}, a.rec.Hints...)
 	}
 	s.emitAttempt(it, a)
 	return a, nil

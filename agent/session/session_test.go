@@ -280,7 +280,19 @@ func TestSequenceCheck(t *testing.T) {
 		})
 	done := make(chan error, 1)
 	go func() { _, err := s.Run(context.Background()); done <- err }()
-	waitEvent(t, rec, protocol.EvItemDone, "sequence check: this looks like the right thumb")
+	// Each attempt at the right index is flagged; after three the technician decides.
+	waitEvent(t, rec, protocol.EvItemDone, "decision needed: no attempt reached the threshold")
+	var flagged int
+	rec.mu.Lock()
+	for _, e := range rec.events {
+		if e.Event == protocol.EvAttempt && e.Pos == 2 && len(e.Hints) > 0 && strings.Contains(e.Hints[0], "sequence check: this looks like the right thumb") {
+			flagged++
+		}
+	}
+	rec.mu.Unlock()
+	if flagged != 3 {
+		t.Errorf("%d attempts flagged by the sequence check, want 3", flagged)
+	}
 	s.Apply(session.Control{Kind: session.Cancel})
 	<-done
 }

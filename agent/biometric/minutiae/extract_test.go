@@ -54,11 +54,6 @@ func nearest(ms []Minutia, x, y int) (Minutia, float64) {
 	return best, bd
 }
 
-func angleDiff(a, b float64) float64 {
-	d := math.Mod(math.Abs(a-b), 2*math.Pi)
-	return min(d, 2*math.Pi-d)
-}
-
 // TestSyntheticMinutiae: the dislocation is found where it is, as an ending in one
 // image and a bifurcation in its negative, with a direction along the ridges that
 // points, as ISO/IEC 19794-2 says, to the side holding the extra line (into the ridge

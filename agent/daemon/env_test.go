@@ -32,6 +32,7 @@ type env struct {
 	sim        *r30xsim.Sim
 	gw         *gateway.Gateway
 	tab        *tablet.Client
+	mq         *mqttc.Client // the tablet's connection
 	stationPub crypto.PublicKey
 	aima       *protocol.RecipientKey
 
@@ -168,6 +169,7 @@ public_key = "keys/tab-1.pub"
 	if err := mq.WaitConnected(wctx); err != nil {
 		t.Fatal(err)
 	}
+	e.mq = mq
 	e.tab, err = tablet.New(mq, tablet.Opts{Name: "tab-1", Centre: "c1", Station: "st-1", Key: tabKey, StationKey: stKey.Public(),
 		CounterFile: filepath.Join(dir, "tablet.counter"), Lifetime: 5 * time.Minute})
 	if err != nil {
@@ -235,10 +237,11 @@ func (e *env) waitRecord(id protocol.ID, within time.Duration) *protocol.Record 
 func (e *env) waitOutboxEmpty(within time.Duration) {
 	e.t.Helper()
 	timeout := time.After(within)
+	since := time.Now().UnixMilli()
 	for {
 		select {
 		case st := <-e.fleet:
-			if st.State == protocol.StateOnline && st.Outbox != nil && st.Outbox.Records == 0 {
+			if st.At >= since && st.State == protocol.StateOnline && st.Outbox != nil && st.Outbox.Records == 0 {
 				return
 			}
 		case <-timeout:

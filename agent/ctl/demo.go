@@ -51,9 +51,7 @@ func runDemo(env *cli.Env, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintln(env.Stdout, "\n--- the record as the gateway verified it ---")
 		WriteRecordSummary(env.Stdout, rec, e)
 		fmt.Fprintf(env.Stdout, "--- opened with the AIMA key: %d standard records ---\n", len(body.Items))
-		for _, it := range body.Items {
-			fmt.Fprintf(env.Stdout, "  %-13s %-16s %8d bytes\n", itemName(it.Mod, it.Pos), it.Format, len(it.Data))
-		}
+		writeBodyList(env.Stdout, body)
 		fmt.Fprintln(env.Stdout)
 	}
 	err := demo.Run(env.Ctx, env.Stdout, o)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
-	"os"
 
 	"github.com/captura-claim/captura/agent/biometric/face"
 	"github.com/captura-claim/captura/agent/cli"
@@ -37,35 +36,13 @@ func runShow(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rec *protocol.Record
-	if *stationKey != "" {
-		ring, err := loadStationKeys(*stationKey)
-		if err != nil {
-			return err
-		}
-		if rec, _, err = protocol.VerifyRecord(data, ring); err != nil {
-			return verifyHint(err)
-		}
-	} else {
-		e, err := protocol.ParseEnvelope(data, protocol.MaxRecordSize+(64<<10))
-		if err != nil {
-			return err
-		}
-		if rec, err = protocol.DecodeRecord(e.Payload); err != nil {
-			return err
-		}
-	}
-	pem, err := os.ReadFile(*aimaKey)
+	rec, _, err := loadRecord(data, *stationKey)
 	if err != nil {
 		return err
 	}
-	k, err := protocol.ParseRecipientKeyPEM(pem)
+	body, err := openBody(rec, *aimaKey)
 	if err != nil {
 		return err
-	}
-	body, err := protocol.OpenBody(k, rec.Station, rec.ID, rec.Body)
-	if err != nil {
-		return verifyHint(err)
 	}
 	an, err := face.NewAnalyzer(nil)
 	if err != nil {

@@ -35,10 +35,7 @@ func WriteRecordSummary(w io.Writer, r *protocol.Record, env *protocol.Envelope)
 
 // ItemLine is one item's quality and PAD in a line.
 func ItemLine(it *protocol.Item) string {
-	name := "face"
-	if it.Mod == protocol.ModFinger {
-		name = it.Pos.String()
-	}
+	name := itemName(it.Mod, it.Pos)
 	a := it.Attempts[it.Chosen]
 	var b strings.Builder
 	verdict := "pass"

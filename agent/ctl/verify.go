@@ -35,34 +35,9 @@ func runVerify(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rec *protocol.Record
-	var e *protocol.Envelope
-	if *stationKey != "" {
-		ring, err := loadStationKeys(*stationKey)
-		if err != nil {
-			return err
-		}
-		if rec, e, err = protocol.VerifyRecord(data, ring); err != nil {
-			return verifyHint(err)
-		}
-	} else {
-		// Without a key only the structure can be checked; say so loudly.
-		if e, err = protocol.ParseEnvelope(data, protocol.MaxRecordSize+(64<<10)); err != nil {
-			return verifyHint(err)
-		}
-		if e.ContentType != protocol.CTRecord {
-			return fmt.Errorf("envelope holds %q, not a capture record", e.ContentType)
-		}
-		if rec, err = protocol.DecodeRecord(e.Payload); err != nil {
-			return err
-		}
-		si, err := protocol.InspectSealed(rec.Body)
-		if err != nil {
-			return err
-		}
-		if err := si.CheckBinding(rec.Station, rec.ID); err != nil {
-			return err
-		}
+	rec, e, err := loadRecord(data, *stationKey)
+	if err != nil {
+		return err
 	}
 	if *stationKey != "" {
 		fmt.Fprintf(env.Stdout, "signature valid (EdDSA, station key %s)\n", e.KeyID)
@@ -73,27 +48,73 @@ func runVerify(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if *aimaKey == "" {
 		return nil
 	}
-	pem, err := os.ReadFile(*aimaKey)
+	body, err := openBody(rec, *aimaKey)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(env.Stdout, "body      opened: %d records\n", len(body.Items))
+	writeBodyList(env.Stdout, body)
+	return nil
+}
+
+// writeBodyList lists the standard records inside an opened body: formats and sizes only.
+func writeBodyList(w io.Writer, body *protocol.Body) {
+	for _, it := range body.Items {
+		fmt.Fprintf(w, "  %-13s %-16s %8d bytes\n", itemName(it.Mod, it.Pos), it.Format, len(it.Data))
+	}
+}
+
+// loadRecord verifies a signed record against the station keys at stationKey (a PEM
+// file or a directory of *.pub), or, when stationKey is empty, checks only its structure,
+// schema and body binding.
+func loadRecord(data []byte, stationKey string) (*protocol.Record, *protocol.Envelope, error) {
+	if stationKey != "" {
+		ring, err := loadStationKeys(stationKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		rec, e, err := protocol.VerifyRecord(data, ring)
+		if err != nil {
+			return nil, nil, verifyHint(err)
+		}
+		return rec, e, nil
+	}
+	e, err := protocol.ParseEnvelope(data, protocol.MaxRecordSize+(64<<10))
+	if err != nil {
+		return nil, nil, verifyHint(err)
+	}
+	if e.ContentType != protocol.CTRecord {
+		return nil, nil, fmt.Errorf("envelope holds %q, not a capture record", e.ContentType)
+	}
+	rec, err := protocol.DecodeRecord(e.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	si, err := protocol.InspectSealed(rec.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := si.CheckBinding(rec.Station, rec.ID); err != nil {
+		return nil, nil, verifyHint(err)
+	}
+	return rec, e, nil
+}
+
+// openBody opens a record's sealed body with the AIMA key in the PEM file keyPath.
+func openBody(rec *protocol.Record, keyPath string) (*protocol.Body, error) {
+	pem, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, err
 	}
 	k, err := protocol.ParseRecipientKeyPEM(pem)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	body, err := protocol.OpenBody(k, rec.Station, rec.ID, rec.Body)
 	if err != nil {
-		return verifyHint(err)
+		return nil, verifyHint(err)
 	}
-	fmt.Fprintf(env.Stdout, "body      opened: %d records\n", len(body.Items))
-	for _, it := range body.Items {
-		name := "face"
-		if it.Mod == protocol.ModFinger {
-			name = it.Pos.String()
-		}
-		fmt.Fprintf(env.Stdout, "  %-13s %-16s %8d bytes\n", name, it.Format, len(it.Data))
-	}
-	return nil
+	return body, nil
 }
 
 // verifyHint adds what to check next to the protocol's error categories.

@@ -94,25 +94,16 @@ func (a *Assessor) AssessFinger(img *fingerprint.Image) (*session.FingerAssessme
 	return out, nil
 }
 
-// Hints turns NFIQ 2's actionable feedback and contrast measures into guidance for the
-// technician, most useful first.
+// Hints turns NFIQ 2's result into guidance for the technician, most useful first: the
+// hints of the actionable feedback that fails NIST's thresholds, then what the native
+// measures add (a very dark image: a wet finger or too much pressure).
 func Hints(res *nfiq2.Result) []string {
 	var h []string
-	act := res.Actionable
-	mean := res.Measures[nfiq2.Mu]
-	switch {
-	case !act.UniformImage.OK:
-		h = append(h, "the image is blank: place the finger on the sensor")
-	case !act.EmptyImageOrContrastTooLow.OK:
-		h = append(h, "too light: press harder, or moisten a dry finger")
-	case mean < 60:
+	for _, x := range res.Actionable.Hints() {
+		h = append(h, string(x))
+	}
+	if res.Actionable.UniformImage.OK && res.Measures[nfiq2.Mu] < 60 {
 		h = append(h, "too dark: press more lightly, or dry a wet finger")
-	}
-	if act.UniformImage.OK && !act.SufficientFingerprintForeground.OK {
-		h = append(h, "place the finger flat and centred, covering the sensor")
-	}
-	if act.UniformImage.OK && !act.FingerprintImageWithMinutiae.OK {
-		h = append(h, "roll the finger slightly so its centre touches the sensor")
 	}
 	if len(h) == 0 && res.UnifiedQualityScore < 30 {
 		h = append(h, "clean the sensor and the finger, then place it flat")

@@ -26,7 +26,7 @@
 //
 // kid is protocol.KeyIDOf of the maintainer's Ed25519 key (16 bytes); alg -8 is EdDSA.
 // Each signature is Ed25519 over Sig_structure = ["Signature", body_protected,
-// sign_protected, h'' (no external data), payload].
+// sign_protected, an empty byte string (no external data), payload].
 //
 // Everything is core deterministic CBOR (RFC 8949 §4.2.1) and the reader requires it:
 // a header is accepted only if encoding what was decoded gives back the same bytes, so

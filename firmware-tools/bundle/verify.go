@@ -189,9 +189,6 @@ func (h *Header) Verify(p Policy) (*Verified, error) {
 		}
 	}
 	ver := MustVersion(m.Version) // validated when parsed
-	if p.Floor != "" && ver.Less(VersionOrZero(p.Floor)) {
-		return v, fmt.Errorf("bundle: version %s is below the anti-rollback floor %s: %w", m.Version, p.Floor, ErrFloor)
-	}
 	if p.Installed != "" {
 		inst := VersionOrZero(p.Installed)
 		if ver.Less(inst) {
@@ -200,6 +197,9 @@ func (h *Header) Verify(p Policy) (*Verified, error) {
 		if m.MinVersion != "" && inst.Less(MustVersion(m.MinVersion)) {
 			return v, fmt.Errorf("bundle: version %s replaces %s or later, installed is %s: %w", m.Version, m.MinVersion, p.Installed, ErrMinVersion)
 		}
+	}
+	if p.Floor != "" && ver.Less(VersionOrZero(p.Floor)) {
+		return v, fmt.Errorf("bundle: version %s is below the anti-rollback floor %s: %w", m.Version, p.Floor, ErrFloor)
 	}
 	return v, nil
 }

@@ -336,7 +336,7 @@ func TestUpdateThroughTrial(t *testing.T) {
 // TestRejected checks that each bad bundle is refused with its reason before anything
 // is installed.
 func TestRejected(t *testing.T) {
-		flipSig := func(t testing.TB, path string) {
+	flipSig := func(t testing.TB, path string) {
 		data, _ := os.ReadFile(path)
 		f, _ := os.Open(path)
 		h, err := bundle.ReadHeader(f)

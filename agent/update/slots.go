@@ -106,7 +106,9 @@ func (s *Slots) now() time.Time {
 }
 
 // Path returns a path inside the slots directory.
-func (s *Slots) Path(elem ...string) string { return filepath.Join(append([]string{s.Dir}, elem...)...) }
+func (s *Slots) Path(elem ...string) string {
+	return filepath.Join(append([]string{s.Dir}, elem...)...)
+}
 
 // Binary is the agent binary of a slot.
 func (s *Slots) Binary(slot string) string { return s.Path(slot, Entry) }

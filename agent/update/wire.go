@@ -233,8 +233,8 @@ const (
 	frameHead  = 4 + 16 + 4
 	// FrameOverhead is the size of a chunk frame without its bytes.
 	FrameOverhead = frameHead
-	HeaderIndex  = ^uint32(0)
-	maxFrameData = 8 << 20
+	HeaderIndex   = ^uint32(0)
+	maxFrameData  = 8 << 20
 )
 
 // AppendFrame appends a chunk frame to dst.

@@ -85,7 +85,8 @@ type Client struct {
 	pending []*State // transitions not yet published, oldest first
 }
 
-// NewClient builds the update client.
+// NewClient builds the update client and registers its subscriptions (job and data
+// topics). Build it before the broker connection starts running.
 func NewClient(cfg ClientConfig, deps Deps) (*Client, error) {
 	if cfg.Slots == nil || cfg.Signer == nil || deps.MQTT == nil {
 		return nil, errors.New("update: client needs slots, a signer and a broker connection")
@@ -120,8 +121,17 @@ func NewClient(cfg ClientConfig, deps Deps) (*Client, error) {
 	if deps.Busy == nil {
 		deps.Busy = func() bool { return false }
 	}
-	return &Client{cfg: cfg, deps: deps, log: cfg.Log, ready: make(chan struct{}), jobs: make(chan []byte, 1),
-		data: make(chan []byte, 4*cfg.Window), pub: make(chan struct{}, 1)}, nil
+	c := &Client{cfg: cfg, deps: deps, log: cfg.Log, ready: make(chan struct{}), jobs: make(chan []byte, 1),
+		data: make(chan []byte, 4*cfg.Window), pub: make(chan struct{}, 1)}
+	// Subscribe now, before the connection is started: mqttc routes a subscription made
+	// while a connection is being set up to no handler (see the report to the lead).
+	if err := deps.MQTT.Subscribe(context.Background(), c.topic(TopicJob), 1, c.onJob); err != nil {
+		return nil, err
+	}
+	if err := deps.MQTT.Subscribe(context.Background(), c.topic(TopicData), 1, c.onData); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Ready tells the client that the agent reached READY (devices looked for, broker
@@ -152,12 +162,6 @@ func (c *Client) Run(ctx context.Context) error {
 		return err
 	}
 	go c.publisher(ctx)
-	if err := c.deps.MQTT.Subscribe(ctx, c.topic(TopicJob), 1, c.onJob); err != nil {
-		return err
-	}
-	if err := c.deps.MQTT.Subscribe(ctx, c.topic(TopicData), 1, c.onData); err != nil {
-		return err
-	}
 	if c.cfg.Trial != nil {
 		if err := c.prove(ctx, st); err != nil {
 			return err
@@ -218,6 +222,7 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 func (c *Client) onJob(m *mqttc.Message) {
+	c.log.Debug("update: job message", "bytes", len(m.Payload), "retained", m.Retained)
 	// Keep only the latest announcement.
 	for {
 		select {

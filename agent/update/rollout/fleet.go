@@ -240,7 +240,7 @@ func WriteFleet(w io.Writer, entries []Entry, now time.Time) error {
 			signed = "INVALID"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Centre, e.Station, state, version, slot, health, session,
-			oneLine(upd, 70), seen, signed)
+			oneLine(upd, 110), seen, signed)
 	}
 	return tw.Flush()
 }

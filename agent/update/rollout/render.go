@@ -48,7 +48,7 @@ func Render(s Snapshot, barWidth int) []string {
 		if st.Reason != "" {
 			state += ": " + st.Reason
 		}
-		lines = append(lines, fmt.Sprintf("%-*s %s %3d%%  %s", nameW, st.Name, bar(st.Progress(), barWidth), int(st.Progress()*100), oneLine(state, 90)))
+		lines = append(lines, fmt.Sprintf("%-*s %s %3d%%  %s", nameW, st.Name, bar(st.Progress(), barWidth), int(st.Progress()*100), oneLine(state, 140)))
 	}
 	total := 0.0
 	if n := len(s.Stations); n > 0 {

@@ -37,7 +37,8 @@ type ClientConfig struct {
 	Trial           *TrialLink // set when this process is on trial
 	Signer          *protocol.Signer
 	HealthDeadline  time.Duration
-	// Window is how many chunks are requested ahead (default 8).
+	// Window is how many chunks are requested ahead (default 32: 8 MiB of 256 KiB
+	// chunks in flight, which keeps the pipe full across request round trips).
 	Window int
 	// RequestTimeout: requested chunks not received after this long are asked for
 	// again (default 10 s).
@@ -45,7 +46,9 @@ type ClientConfig struct {
 	// MaxChunkFailures: a chunk that fails its hash this many times fails the job
 	// (default 3).
 	MaxChunkFailures int
-	// FlushEvery: chunks written between fsyncs of the download (default 8).
+	// FlushEvery: chunks written between fsyncs of the download (default 64, 16 MiB
+	// of 256 KiB chunks); the download is also made durable every second, so a
+	// restart loses at most the last second or FlushEvery chunks.
 	FlushEvery int
 	Log        *slog.Logger
 	Now        func() time.Time
@@ -98,7 +101,7 @@ func NewClient(cfg ClientConfig, deps Deps) (*Client, error) {
 		return nil, fmt.Errorf("update: threshold %d but only %d maintainer keys", cfg.Threshold, cfg.Keys.Len())
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 8
+		cfg.Window = 32
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second
@@ -107,7 +110,7 @@ func NewClient(cfg ClientConfig, deps Deps) (*Client, error) {
 		cfg.MaxChunkFailures = 3
 	}
 	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = 8
+		cfg.FlushEvery = 64
 	}
 	if cfg.HealthDeadline <= 0 {
 		cfg.HealthDeadline = 2 * time.Minute
@@ -122,7 +125,7 @@ func NewClient(cfg ClientConfig, deps Deps) (*Client, error) {
 		deps.Busy = func() bool { return false }
 	}
 	c := &Client{cfg: cfg, deps: deps, log: cfg.Log, ready: make(chan struct{}), jobs: make(chan []byte, 1),
-		data: make(chan []byte, 4*cfg.Window), pub: make(chan struct{}, 1)}
+		data: make(chan []byte, 2*cfg.Window), pub: make(chan struct{}, 1)}
 	// Subscribe now, before the connection is started: mqttc routes a subscription made
 	// while a connection is being set up to no handler (see the report to the lead).
 	if err := deps.MQTT.Subscribe(context.Background(), c.topic(TopicJob), 1, c.onJob); err != nil {

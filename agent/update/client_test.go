@@ -462,7 +462,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	b := testBroker(t)
 	path, agent := makeBundle(t, bundleSpec{version: "1.1.0", size: 2 << 20, chunk: 32 << 10})
 	st := newStation(t, "st-r", "1.0.0")
-	st.cfg.FlushEvery = 4
+	st.cfg.FlushEvery, st.cfg.Window = 4, 8
 	w := &tamper{MQTT: connect(t, ctx, b.URL(), "p")}
 	w.delay.Store(int64(10 * time.Millisecond))
 	_, perr := push(t, ctx, w, path, rollout.Options{Stations: []string{"st-r"}})

@@ -37,25 +37,20 @@ type download struct {
 func openDownload(dir string, job Job) (*download, error) {
 	d := &download{dir: dir, job: job}
 	var old Job
-	if b, err := os.ReadFile(filepath.Join(dir, "job")); err == nil && Decode(b, &old) == nil && old == job {
+	if b, err := os.ReadFile(filepath.Join(dir, "job")); err == nil && Decode(b, &old) == nil && old.ID == job.ID && old.HeaderHash == job.HeaderHash && old.Size == job.Size {
 		if err := d.resume(); err == nil {
 			return d, nil
 		}
 	}
+	// A fresh download: nothing durable is written until create (after the first
+	// chunks are asked for), so a slow disk does not delay the request.
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("update: download directory: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("update: download directory: %w", err)
 	}
-	b, err := Encode(&job)
-	if err != nil {
-		return nil, err
-	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "job"), b, 0o644); err != nil {
-		return nil, fmt.Errorf("update: download: %w", err)
-	}
-	return d, fsutil.SyncDir(filepath.Dir(dir))
+	return d, nil
 }
 
 // resume loads the header, payload file and bitmap of an earlier run.
@@ -95,44 +90,62 @@ func (d *download) resume() error {
 }
 
 // checkHeader checks header bytes against the job.
-func (d *download) checkHeader(raw []byte) (*bundle.Header, error) {
-	if int64(len(raw)) != d.job.HeaderSize {
-		return nil, fmt.Errorf("update: header of %d bytes, the job announces %d: %w", len(raw), d.job.HeaderSize, bundle.ErrSize)
+func (d *download) checkHeader(raw []byte) (*bundle.Header, error) { return checkHeader(d.job, raw) }
+
+func checkHeader(job Job, raw []byte) (*bundle.Header, error) {
+	if int64(len(raw)) != job.HeaderSize {
+		return nil, fmt.Errorf("update: header of %d bytes, the job announces %d: %w", len(raw), job.HeaderSize, bundle.ErrSize)
 	}
-	if sha256.Sum256(raw) != d.job.HeaderHash {
+	if sha256.Sum256(raw) != job.HeaderHash {
 		return nil, fmt.Errorf("update: header does not match the job's header hash: %w", bundle.ErrHash)
 	}
 	h, err := bundle.ParseHeader(raw)
 	if err != nil {
 		return nil, err
 	}
-	if total := h.TotalSize(); total != d.job.Size {
+	if total := h.TotalSize(); total != job.Size {
 		what := bundle.ErrSize
-		if d.job.Size < total {
+		if job.Size < total {
 			what = bundle.ErrTruncated
 		}
-		return nil, fmt.Errorf("update: the job announces a bundle of %d bytes, its manifest describes %d: %w", d.job.Size, total, what)
+		return nil, fmt.Errorf("update: the job announces a bundle of %d bytes, its manifest describes %d: %w", job.Size, total, what)
 	}
 	return h, nil
 }
 
-// setHeader stores a checked header and creates the payload file.
-func (d *download) setHeader(raw []byte, h *bundle.Header) error {
-	if err := fsutil.WriteFileAtomic(filepath.Join(d.dir, "header"), raw, 0o644); err != nil {
+// adopt takes a checked header for a fresh download (in memory; create makes the
+// files).
+func (d *download) adopt(raw []byte, h *bundle.Header) {
+	d.hdr, d.raw = h, raw
+	d.have = make([]byte, (h.Manifest.NumChunks()+7)/8)
+	d.held = 0
+}
+
+// create stores the job and header and creates the payload file.
+func (d *download) create() error {
+	b, err := Encode(&d.job)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(d.dir, "job"), b, 0o644); err != nil {
+		return fmt.Errorf("update: download: %w", err)
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(d.dir, "header"), d.raw, 0o644); err != nil {
 		return fmt.Errorf("update: download: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(d.dir, "payload"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("update: download: %w", err)
 	}
-	if err := f.Truncate(h.Manifest.PayloadSize()); err != nil {
+	if err := f.Truncate(d.hdr.Manifest.PayloadSize()); err != nil {
 		f.Close()
 		return fmt.Errorf("update: download: %w", err)
 	}
-	d.hdr, d.raw, d.f = h, raw, f
-	d.have = make([]byte, (h.Manifest.NumChunks()+7)/8)
-	d.held = 0
-	return fsutil.SyncDir(d.dir)
+	d.f = f
+	if err := fsutil.SyncDir(d.dir); err != nil {
+		return err
+	}
+	return fsutil.SyncDir(filepath.Dir(d.dir))
 }
 
 func (d *download) has(i int) bool { return d.have[i/8]&(1<<(i%8)) != 0 }

@@ -2,6 +2,7 @@ package update
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -82,9 +83,17 @@ func (c *Client) runJob(ctx context.Context, r *jobRun) error {
 		return c.finish(job, version, StateFailed, err.Error())
 	}
 	if d.hdr == nil {
-		if err := c.fetchHeader(ctx, d); err != nil {
+		raw := job.Header
+		if raw == nil {
+			if raw, err = c.fetchHeader(ctx, d); err != nil {
+				return fail(job.Version, err)
+			}
+		}
+		h, err := d.checkHeader(raw)
+		if err != nil {
 			return fail(job.Version, err)
 		}
+		d.adopt(raw, h) // the files are created once the first chunks are asked for
 	}
 	m := d.hdr.Manifest
 	version := m.Version
@@ -222,8 +231,9 @@ func (c *Client) send(ctx context.Context, req Request) {
 	}
 }
 
-// fetchHeader asks for the header until a copy matching the job arrives.
-func (c *Client) fetchHeader(ctx context.Context, d *download) error {
+// fetchHeader asks for the header until a copy matching the job's header hash
+// arrives (jobs from older pushers do not carry it).
+func (c *Client) fetchHeader(ctx context.Context, d *download) ([]byte, error) {
 	req := Request{Job: d.job.ID, Header: true}
 	failures := 0
 	c.send(ctx, req)
@@ -232,7 +242,7 @@ func (c *Client) fetchHeader(ctx context.Context, d *download) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-timer.C:
 			c.send(ctx, req)
 			timer.Reset(c.cfg.RequestTimeout)
@@ -241,20 +251,16 @@ func (c *Client) fetchHeader(ctx context.Context, d *download) error {
 			if err != nil || id != d.job.ID || idx != HeaderIndex {
 				continue
 			}
-			h, err := d.checkHeader(data)
-			if errors.Is(err, bundle.ErrHash) || (err != nil && int64(len(data)) != d.job.HeaderSize) {
+			if int64(len(data)) != d.job.HeaderSize || sha256.Sum256(data) != d.job.HeaderHash {
 				failures++
 				if failures >= c.cfg.MaxChunkFailures {
-					return fmt.Errorf("%w (%d times)", err, failures)
+					return nil, fmt.Errorf("update: header does not match the job's header hash (%d times): %w", failures, bundle.ErrHash)
 				}
 				c.send(ctx, req)
 				timer.Reset(c.cfg.RequestTimeout)
 				continue
 			}
-			if err != nil {
-				return err
-			}
-			return d.setHeader(append([]byte(nil), data...), h)
+			return append([]byte(nil), data...), nil
 		}
 	}
 }
@@ -274,19 +280,45 @@ func (c *Client) fetchChunks(ctx context.Context, d *download, version string) e
 	tick := time.NewTicker(max(c.cfg.RequestTimeout/4, 10*time.Millisecond))
 	defer tick.Stop()
 	defer d.flush()
-	for d.held < total {
+	// Requests go out from their own goroutine: waiting for each request's PUBACK
+	// (queued behind the chunks the broker is writing to us) would drain the window.
+	reqs := make(chan []uint32, 64)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for batch := range reqs {
+			c.send(ctx, Request{Job: d.job.ID, Chunks: batch})
+		}
+	}()
+	defer func() { close(reqs); <-sent }()
+	ask := func(batch []uint32) {
+		select {
+		case reqs <- batch:
+		default: // backlog: the request timeout asks again
+		}
+	}
+	topUp := max(1, c.cfg.Window/4) // ask for chunks a few at a time
+	for first := true; d.held < total; first = false {
 		var batch []uint32
-		for len(outstanding) < c.cfg.Window && next < len(missing) {
-			i := missing[next]
-			next++
-			if d.has(i) {
-				continue
+		if c.cfg.Window-len(outstanding) >= topUp {
+			for len(outstanding) < c.cfg.Window && next < len(missing) {
+				i := missing[next]
+				next++
+				if d.has(i) {
+					continue
+				}
+				outstanding[i] = time.Now()
+				batch = append(batch, uint32(i))
 			}
-			outstanding[i] = time.Now()
-			batch = append(batch, uint32(i))
 		}
 		if len(batch) > 0 {
-			c.send(ctx, Request{Job: d.job.ID, Chunks: batch})
+			ask(batch)
+		}
+		if first && d.f == nil {
+			// A fresh download: create its files while the first chunks travel.
+			if err := d.create(); err != nil {
+				return err
+			}
 		}
 		if len(outstanding) == 0 && next >= len(missing) {
 			// Everything requested arrived but bytes are missing: ask again for the rest.
@@ -306,7 +338,7 @@ func (c *Client) fetchChunks(ctx context.Context, d *download, version string) e
 			}
 			for len(again) > 0 {
 				k := min(len(again), MaxRequestChunks)
-				c.send(ctx, Request{Job: d.job.ID, Chunks: again[:k]})
+				ask(again[:k])
 				again = again[k:]
 			}
 			if d.unsync > 0 && time.Since(lastFlush) >= time.Second {
@@ -332,7 +364,7 @@ func (c *Client) fetchChunks(ctx context.Context, d *download, version string) e
 					return fmt.Errorf("%w (%d times)", err, failures[i])
 				}
 				outstanding[i] = time.Now()
-				c.send(ctx, Request{Job: d.job.ID, Chunks: []uint32{idx}})
+				ask([]uint32{idx})
 				continue
 			}
 			if err := d.put(i, data); err != nil {

@@ -12,9 +12,10 @@ import (
 
 // Topics, all under captura/v1/<centre>/<station>/update/:
 //
-//	job    retained Job, pusher → station; an empty retained message withdraws it
+//	job    retained Job (with the bundle header), pusher → station; an empty retained
+//	       message withdraws it
 //	get    Request for the header or chunks, station → pusher (QoS 1)
-//	data   chunk frames, pusher → station (QoS 1)
+//	data   chunk frames, pusher → station (QoS 0: a lost chunk is asked for again)
 //	state  retained signed State, station → everyone
 const (
 	TopicJob   = "job"
@@ -42,8 +43,9 @@ func Terminal(s string) bool {
 // CTState is the content type of the signed State.
 const CTState = "application/captura-update-state+cbor"
 
-// MaxWireMessage bounds Job, Request and State messages.
-const MaxWireMessage = 16 << 10
+// MaxWireMessage bounds Job (which carries the bundle header), Request and State
+// messages.
+const MaxWireMessage = 160 << 10
 
 // Topic returns captura/v1/<centre>/<station>/update/<kind>.
 func Topic(centre, station, kind string) string {
@@ -60,6 +62,10 @@ type Job struct {
 	HeaderSize int64         `cbor:"header_size"` // magic, length and COSE_Sign
 	HeaderHash protocol.Hash `cbor:"header_hash"` // SHA-256 of those bytes: binds the job to one bundle
 	Issued     int64         `cbor:"issued"`      // Unix ms
+	// Header is the bundle header itself, so that a station checks signatures and
+	// versions as soon as the job arrives, without a round trip. When absent the
+	// station asks for it (header request).
+	Header []byte `cbor:"header,omitempty"`
 }
 
 // Validate checks a job's fields.
@@ -72,6 +78,9 @@ func (j *Job) Validate() error {
 	}
 	if j.HeaderSize < 13 || j.HeaderSize > 12+128<<10 || j.Size <= j.HeaderSize || j.Size > 12+128<<10+512<<20 {
 		return fmt.Errorf("update: job sizes out of range (header %d, bundle %d)", j.HeaderSize, j.Size)
+	}
+	if len(j.Header) > 0 && int64(len(j.Header)) != j.HeaderSize {
+		return fmt.Errorf("update: job carries a header of %d bytes but announces %d", len(j.Header), j.HeaderSize)
 	}
 	if len(j.Version) > 128 || strings.ContainsFunc(j.Version, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return fmt.Errorf("update: job version text is not printable")

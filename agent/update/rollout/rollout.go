@@ -183,7 +183,7 @@ func New(mq MQTT, path string, o Options) (*Rollout, error) {
 	raw := h.Encode()
 	r := &Rollout{mq: mq, o: o, log: o.Log, file: f, hdr: h, raw: raw,
 		job: update.Job{V: 1, ID: protocol.NewID(), Version: h.Manifest.Version, Size: h.TotalSize(), HeaderSize: int64(len(raw)),
-			HeaderHash: sha256.Sum256(raw), Issued: time.Now().UnixMilli()},
+			HeaderHash: sha256.Sum256(raw), Issued: time.Now().UnixMilli(), Header: raw},
 		events: make(chan event, 256), work: make(chan work, 4096), done: make(chan struct{}), byName: map[string]*Station{}}
 	sel := Select(o.Stations, o.Percent)
 	r.snap = Snapshot{Job: r.job.ID, Version: h.Manifest.Version, Skipped: len(o.Stations) - len(sel)}
@@ -517,7 +517,7 @@ func (r *Rollout) serve(ctx context.Context) {
 			n = l
 		}
 		r.log.Debug("rollout: sending", "station", w.station, "index", w.index, "bytes", len(payload))
-		if err := r.mq.Publish(ctx, update.Topic(r.o.Centre, w.station, update.TopicData), 1, false, payload); err != nil {
+		if err := r.mq.Publish(ctx, update.Topic(r.o.Centre, w.station, update.TopicData), 0, false, payload); err != nil {
 			if ctx.Err() == nil {
 				r.log.Warn("rollout: chunk not sent", "station", w.station, "err", err)
 			}

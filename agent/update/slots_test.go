@@ -253,3 +253,5 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func writeRaw(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }

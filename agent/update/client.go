@@ -254,9 +254,10 @@ func (c *Client) onData(m *mqttc.Message) {
 func (c *Client) prove(ctx context.Context, st *SlotState) error {
 	t := c.cfg.Trial
 	if st.Trial == nil || st.Trial.Job != t.Job || st.Trial.Slot != t.Slot {
-		// Already committed or rolled back by someone else: nothing to prove.
-		t.Healthy()
-		return nil
+		// Rolled back meanwhile (captura-agent -update-rollback): this version must not
+		// keep running; exiting lets the launcher start the committed slot.
+		t.Failed("the trial is no longer pending")
+		return fmt.Errorf("update: started on trial of job %s, which is no longer pending", t.Job)
 	}
 	tr := st.Trial
 	c.setState(&State{Job: tr.Job, State: StateRestarting, Version: tr.Version, Reason: "proving itself healthy"})

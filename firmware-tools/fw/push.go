@@ -15,6 +15,7 @@ import (
 	"github.com/captura-claim/captura/agent/cli"
 	"github.com/captura-claim/captura/agent/mqttc"
 	"github.com/captura-claim/captura/agent/update/rollout"
+	"github.com/captura-claim/captura/firmware-tools/bundle"
 	"github.com/captura-claim/captura/protocol"
 )
 
@@ -104,6 +105,12 @@ func runPush(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	if bf.url == "" {
+		return cli.Usagef("--broker is required")
+	}
+	if err := checkBundle(*bundlePath); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(env.Ctx)
 	defer cancel()
 	mq, err := bf.connect(ctx)
@@ -183,6 +190,18 @@ func runPush(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "rollout complete: %d station(s) run %s\n", len(final.Stations), m.Version)
 	return nil
+}
+
+// checkBundle fails early on a bundle that cannot be pushed (rollout.New checks it
+// fully once the stations are known).
+func checkBundle(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = bundle.ReadHeader(f)
+	return err
 }
 
 // parseStations reads --stations and --centre into one centre and station ids.

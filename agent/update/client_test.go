@@ -551,3 +551,42 @@ func TestWaitsForCaptureSession(t *testing.T) {
 		t.Fatalf("client: %v", err)
 	}
 }
+
+// TestResumeAfterBrokerOutage stops the broker mid-download and starts it again: both
+// sides reconnect and the download finishes from where it was.
+func TestResumeAfterBrokerOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := testBroker(t)
+	path, agent := makeBundle(t, bundleSpec{version: "1.1.0", size: 2 << 20, chunk: 32 << 10})
+	st := newStation(t, "st-o", "1.0.0")
+	st.cfg.FlushEvery, st.cfg.Window = 4, 8
+	w := &tamper{MQTT: connect(t, ctx, b.URL(), "p")}
+	w.delay.Store(int64(10 * time.Millisecond))
+	r, perr := push(t, ctx, w, path, rollout.Options{Stations: []string{"st-o"}})
+	_, errc := st.run(t, ctx, connect(t, ctx, b.URL(), "s"), nil)
+	for r.Snapshot().Stations[0].Sent < 1<<20 {
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case err := <-errc:
+			t.Fatalf("client ended early: %v", err)
+		}
+	}
+	b.Stop()
+	time.Sleep(300 * time.Millisecond)
+	b.Start()
+	w.delay.Store(0)
+	if err := wait(t, errc, 40*time.Second); !errors.Is(err, update.ErrRestart) {
+		t.Fatalf("client: %v", err)
+	}
+	s := st.state(t)
+	if got, _ := os.ReadFile(st.slots.Binary(s.Trial.Slot)); !bytes.Equal(got, agent) {
+		t.Fatal("installed binary differs")
+	}
+	select {
+	case err := <-perr:
+		t.Fatalf("rollout ended: %v", err)
+	default:
+	}
+	t.Logf("%d data frames sent for %d chunks", w.published.Load(), (2<<20)/(32<<10))
+}

@@ -481,6 +481,10 @@ func TestBadVersionRollsBack(t *testing.T) {
 			if err == nil || s.State != update.StateRolledBack || !strings.Contains(s.Reason, tc.reason) {
 				t.Fatalf("rollout %v; station %s %q, want rolled-back %q", err, s.State, s.Reason, tc.reason)
 			}
+			waitFor(t, 5*time.Second, "rolled-back seen by the observer", func() bool {
+				l := r.w.last(job)
+				return l != nil && l.State == update.StateRolledBack
+			})
 			restarting, rolled := r.w.first(job, update.StateRestarting), r.w.last(job)
 			if restarting == nil || rolled == nil || rolled.State != update.StateRolledBack {
 				t.Fatalf("states not reported: restarting %v, last %+v", restarting, rolled)

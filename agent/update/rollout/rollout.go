@@ -233,8 +233,9 @@ func (r *Rollout) changed() {
 }
 
 // Run performs the rollout until every selected station has finished, the rollout is
-// aborted by its failure rule, or ctx ends. The error is nil only if every selected
-// station reports success.
+// aborted by its failure rule, or ctx ends; it withdraws every announcement it made
+// before returning. The error is nil only if every selected station reports success.
+// Run may be called once.
 func (r *Rollout) Run(ctx context.Context) (Snapshot, error) {
 	defer close(r.done)
 	c := r.o.Centre

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,6 +171,10 @@ func (c *LaunchConfig) supervise(st *SlotState) (Launched, bool) {
 		defer signal.Stop(ch)
 		sigs = ch
 	}
+	// PR_SET_PDEATHSIG fires when the thread that started the child ends, not the
+	// process: keep this goroutine on its thread while the child lives.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	c.Log.Info("update: starting the new version on trial", "version", t.Version, "slot", t.Slot, "start", t.Starts, "deadline", c.Deadline)
 	if err := cmd.Start(); err != nil {
 		pw.Close()

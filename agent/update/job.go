@@ -107,6 +107,9 @@ func (c *Client) runJob(ctx context.Context, r *jobRun) error {
 	if !ok || entry.Mode&0o100 == 0 {
 		return fail(version, fmt.Errorf("update: the bundle holds no executable %s", Entry))
 	}
+	if _, _, clash := m.File(HeaderFile); clash {
+		return fail(version, fmt.Errorf("update: the bundle holds a file named %s, which the slot reserves", HeaderFile))
+	}
 	if bundle.CompareStrings(version, installed) == 0 {
 		d.remove()
 		return c.finish(job, version, StateSuccessful, "version "+version+" is already installed")

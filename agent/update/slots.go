@@ -288,7 +288,8 @@ func writeSlotFile(path string, f InstallFile) error {
 		return err
 	}
 	defer r.Close()
-	tmp := path + ".tmp"
+	// Payload file names never start with a dot, so the temporary name collides with none.
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, f.Mode)
 	if err != nil {
 		return err

@@ -140,7 +140,7 @@ secret_file = "prov/setup-secret"
 	// The gateway stored it; the record verifies with the station key and opens with AIMA's.
 	var stored string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && stored == ""; time.Sleep(50 * time.Millisecond) {
-		files, _ := filepath.Glob(filepath.Join(dir, "gwstore", "*", "st-9", "records", "*"+m[1]+"*"))
+		files, _ := filepath.Glob(filepath.Join(dir, "gwstore", "*", "st-9", "records", "[0-9]*"+m[1]+".cose"))
 		if len(files) > 0 {
 			stored = files[0]
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/captura-claim/captura/agent/session"
 	"github.com/captura-claim/captura/agent/station"
 	"github.com/captura-claim/captura/agent/store"
+	"github.com/captura-claim/captura/agent/update"
 	"github.com/captura-claim/captura/agent/uplink"
 	"github.com/captura-claim/captura/drivers/camera"
 	"github.com/captura-claim/captura/drivers/panel"
@@ -46,6 +47,8 @@ type Hooks struct {
 	OnCommitted func(store.Entry)
 	// Ready is called once the daemon would report READY to systemd.
 	Ready func()
+	// Launch is what the update launcher decided (slot, trial); zero without updates.
+	Launch update.Launched
 }
 
 // Run runs the agent with cfg until ctx ends.
@@ -87,6 +90,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 	defer db.Close()
 
 	var st *station.Station
+	var upd *update.Client // remote updates, when update.maintainer_keys is set
 	statusChanged := make(chan struct{}, 1)
 	sup := devices.New(devices.ReaderOpts{Enabled: cfg.Reader.Enabled, Port: cfg.Reader.Port, Family: cfg.Reader.Family,
 		Baud: cfg.Reader.Baud, Upgrade: cfg.Reader.UpgradeBaud}, log.With("component", "devices"), func() {
@@ -148,9 +152,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 			SameFinger: sequenceCheck(cfg.Capture.SequenceCheck)},
 		ResendAfter: cfg.MQTT.ResendAfter.D(), Inflight: cfg.MQTT.Inflight, MaxAge: cfg.Outbox.MaxAge.D(),
 		StatusInterval: cfg.Health.StatusInterval.D(), TelemetryEvery: cfg.Health.TelemetryInterval.D(),
-		Caps: capabilities(cfg, hooks), SessionFlag: sessionFlag(stateDir), Pairing: pairing,
+		Caps: capabilities(cfg, hooks), SessionFlag: sessionFlag(stateDir), Pairing: pairing, Slot: hooks.Launch.Slot,
 	}, station.Deps{Store: db, Devices: sup, Quality: quality, FingerPAD: hooks.FingerPAD, Face: face, Panel: stPanel,
-		Log: log.With("component", "station"), OnCommitted: hooks.OnCommitted})
+		Log: log.With("component", "station"), OnCommitted: hooks.OnCommitted,
+		UpdateStatus: func() *protocol.UpdateStatus {
+			if upd == nil {
+				return nil
+			}
+			return upd.Status()
+		}})
 	if err != nil {
 		return err
 	}
@@ -177,6 +187,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 	if err != nil {
 		return err
 	}
+	// The update client subscribes when it is built: before the connection runs.
+	if upd, err = newUpdater(cfg, hooks.Launch, st.Signer(), up.Client(), st, log, func() {
+		select {
+		case statusChanged <- struct{}{}:
+		default:
+		}
+	}); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -186,7 +205,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 		go func() {
 			defer wg.Done()
 			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("component failed", "component", name, "err", err)
+				if errors.Is(err, update.ErrRestart) {
+					log.Info("restarting into the new version", "component", name)
+				} else {
+					log.Error("component failed", "component", name, "err", err)
+				}
 				cancel(fmt.Errorf("%s: %w", name, err))
 			}
 		}()
@@ -197,6 +220,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 	}
 	run("station", st.Run)
 	run("uplink", up.Run)
+	if upd != nil {
+		run("update", upd.Run)
+	}
 	run("status", func(ctx context.Context) error {
 		for {
 			select {
@@ -209,7 +235,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 			}
 		}
 	})
-	run("systemd", func(ctx context.Context) error { return notifySystemd(ctx, up, sup, st, log, hooks.Ready) })
+	ready := func() {
+		if upd != nil {
+			upd.Ready() // a version on trial may now pass its health check
+		}
+		if hooks.Ready != nil {
+			hooks.Ready()
+		}
+	}
+	run("systemd", func(ctx context.Context) error { return notifySystemd(ctx, up, sup, st, log, ready) })
 	run("control", func(ctx context.Context) error { return serveControl(ctx, controlPath(cfg), st, log) })
 	<-ctx.Done()
 	sd.SdNotify(false, sd.SdNotifyStopping)

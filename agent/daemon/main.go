@@ -32,6 +32,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check-config", false, "check the configuration, print every problem, and exit (0 ok, 78 errors)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	example := fs.Bool("example-config", false, "print the commented example configuration (every key and its default)")
+	rollback := fs.Bool("update-rollback", false, "roll back an update on trial (run by captura-rollback.service when the agent unit fails)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: captura-agent [-config FILE] [-check-config] [-version] [-example-config]\n"+
 			"       captura-agent [-config FILE] pairing-window | tablets | unpair NAME\n\n"+
@@ -98,8 +99,20 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	log := NewLogger(cfg.Log, stderr)
-	log.Info("starting", "version", version.String(), "station", cfg.Station.ID, "centre", cfg.Station.Centre)
-	if err := Run(ctx, cfg, log, Hooks{}); err != nil {
+	if *rollback {
+		return updateRollback(cfg, log, stderr)
+	}
+	// With updates enabled the packaged binary is a launcher: it may exec the current
+	// slot's binary (not returning), or supervise a version on trial and return.
+	l := updateLaunch(cfg, log, args)
+	if l.Done {
+		return l.Exit
+	}
+	log.Info("starting", "version", version.String(), "station", cfg.Station.ID, "centre", cfg.Station.Centre, "slot", l.Slot)
+	if err := Run(ctx, cfg, log, Hooks{Launch: l}); err != nil {
+		if code, ok := updateExit(err); ok {
+			return code // 75: systemd starts the new version
+		}
 		log.Error("exiting", "err", err)
 		if isConfigError(err) {
 			return ExitConfig
@@ -114,7 +127,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // from run-time failures, so systemd does not restart a station that cannot work.
 func isConfigError(err error) bool {
 	msg := err.Error()
-	for _, k := range []string{"aima.public_key:", "gateway.public_key:", "tablet[", "mqtt.password_file:", "station key ", "pairing.secret_file:"} {
+	for _, k := range []string{"aima.public_key:", "gateway.public_key:", "tablet[", "mqtt.password_file:", "station key ", "pairing.secret_file:", "update.maintainer_keys:", "update.threshold:"} {
 		if strings.HasPrefix(msg, k) {
 			return true
 		}

@@ -98,7 +98,7 @@ func newUpdater(cfg *config.Config, l update.Launched, signer *protocol.Signer, 
 	return update.NewClient(update.ClientConfig{Centre: cfg.Station.Centre, Station: cfg.Station.ID, Slots: s, Keys: keys,
 		Threshold: cfg.Update.Threshold, Target: bundle.HostTarget(), Version: version.String(), Slot: l.Slot, Trial: l.Trial,
 		Signer: signer, HealthDeadline: cfg.Update.HealthDeadline.D(), Log: log},
-		update.Deps{MQTT: mq, Busy: st.Busy, SelfTest: st.Alive, StatusChanged: statusChanged})
+		update.Deps{MQTT: mq, Busy: st.Busy, SelfTest: st.Alive, Hold: st.Hold, StatusChanged: statusChanged})
 }
 
 // updateExit maps the update component's ending to an exit status: ErrRestart asks

@@ -381,6 +381,9 @@ func (c *Client) connectTo(ctx context.Context, b brokerURL, will *Will) (*conn,
 		for f, s := range c.subs {
 			if !cn.subscribed[f] {
 				todo[f] = s.qos
+				// A filter subscribed while this connection was being set up has no
+				// route yet: paho only adds one when given a callback.
+				pc.AddRoute(f, c.route(s.h))
 			}
 		}
 		if len(todo) == 0 {

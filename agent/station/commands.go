@@ -204,10 +204,14 @@ func (s *Station) startCapture(ctx context.Context, cmd *protocol.Command) {
 		s.setState(ctx, cmd.Type, cmd.ID, protocol.CmdFailed, reason, nil, nil, true)
 	}
 	s.mu.Lock()
-	busy := s.running
+	busy, held := s.running, s.held
 	s.mu.Unlock()
 	if busy != nil {
 		fail("busy: a session is running for transaction " + busy.sess.Txn)
+		return
+	}
+	if held {
+		fail("the station is restarting into an update; try again in a minute")
 		return
 	}
 	if err := s.deps.Store.Room(outboxReserve); err != nil {
@@ -232,6 +236,11 @@ func (s *Station) startCapture(ctx context.Context, cmd *protocol.Command) {
 	})
 	r := &running{sess: sess, cmd: cmd}
 	s.mu.Lock()
+	if s.held { // an update took hold while the reader was being waited for
+		s.mu.Unlock()
+		fail("the station is restarting into an update; try again in a minute")
+		return
+	}
 	s.running = r
 	s.mu.Unlock()
 	if s.cfg.SessionFlag != "" {

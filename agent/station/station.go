@@ -80,6 +80,8 @@ type Deps struct {
 	Now       func() time.Time
 	// OnCommitted is called after a record is committed (tests, demo).
 	OnCommitted func(store.Entry)
+	// UpdateStatus, when set, reports the latest update job for the status message.
+	UpdateStatus func() *protocol.UpdateStatus
 }
 
 // Station is the running core.
@@ -93,6 +95,7 @@ type Station struct {
 	transport Transport
 	birth     uint64
 	running   *running // the current session, if any
+	held      bool     // new sessions are refused (an update is switching slots)
 
 	poke    chan struct{}
 	cmds    chan inbound
@@ -225,6 +228,22 @@ func (s *Station) Run(ctx context.Context) error {
 	return <-errc
 }
 
+// Hold makes the station refuse new capture sessions until release is called, so that
+// an update can switch slots; ok is false (and nothing is held) while a session runs.
+func (s *Station) Hold() (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running != nil {
+		return nil, false
+	}
+	s.held = true
+	return func() {
+		s.mu.Lock()
+		s.held = false
+		s.mu.Unlock()
+	}, true
+}
+
 // Busy reports whether a capture session is running (updates wait for it).
 func (s *Station) Busy() bool {
 	s.mu.Lock()
@@ -240,6 +259,9 @@ func (s *Station) statusMsg(state string) (*protocol.Status, error) {
 		Birth: birth, At: s.now().UnixMilli(), Version: version.String(), Slot: s.cfg.Slot, Caps: s.cfg.Caps, Health: "ok"}
 	if state == protocol.StateOffline {
 		return st, nil
+	}
+	if s.deps.UpdateStatus != nil {
+		st.Update = s.deps.UpdateStatus()
 	}
 	st.Session = "idle"
 	if busy {

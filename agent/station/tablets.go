@@ -75,3 +75,6 @@ func (t *Tablets) Ring() *protocol.KeyRing { return t.ring }
 
 // Tablets returns the station's paired tablets.
 func (s *Station) Tablets() *Tablets { return s.cfg.Tablets }
+
+// Signer is the station's signing key.
+func (s *Station) Signer() *protocol.Signer { return s.cfg.Signer }

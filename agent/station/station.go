@@ -270,7 +270,7 @@ func (s *Station) statusMsg(state string) (*protocol.Status, error) {
 	if s.deps.Devices != nil {
 		st.Devices = s.deps.Devices.Status()
 		for _, d := range st.Devices {
-			if d.State != "ok" {
+			if d.State != "ok" && d.State != "disabled" {
 				st.Health = "degraded: " + d.Kind + " " + d.State
 			}
 		}

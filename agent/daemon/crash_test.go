@@ -204,8 +204,11 @@ func TestCrashKill9(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	recs, chains := e.stored()
+	storedByID := map[protocol.ID]*protocol.Record{}
+	for _, r := range recs {
+		storedByID[r.ID] = r
+	}
 	succeeded := map[protocol.ID]string{}
 	failed := 0
 	for _, o := range outcomes {
@@ -216,7 +219,7 @@ func TestCrashKill9(t *testing.T) {
 		}
 	}
 	txns := map[string]protocol.ID{}
-	for id, r := range e.records {
+	for id, r := range storedByID {
 		if _, ok := succeeded[id]; !ok {
 			t.Errorf("record %s (txn %s) at the gateway, but the station never reported it successful", id, r.Txn)
 		}
@@ -226,17 +229,17 @@ func TestCrashKill9(t *testing.T) {
 		txns[r.Txn] = id
 	}
 	for id, txn := range succeeded {
-		if e.records[id] == nil {
+		if storedByID[id] == nil {
 			t.Errorf("session %s (record %s) was accepted but never arrived", txn, id)
 		}
 	}
-	for i, v := range e.chains {
+	for i, v := range chains {
 		if v != protocol.ChainOK {
 			t.Errorf("record %d of the chain: verdict %q", i+1, v)
 		}
 	}
 	t.Logf("crash test: %d kills; %d sessions accepted and arrived exactly once, %d interrupted (failed, no record); %d records in an intact chain",
-		*chaosKills, len(succeeded), failed, len(e.records))
+		*chaosKills, len(succeeded), failed, len(recs))
 	if len(succeeded) == 0 {
 		t.Error("no session survived: the kill timings are too short to exercise commits")
 	}

@@ -253,3 +253,32 @@ func (e *env) waitOutboxEmpty(within time.Duration) {
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
+
+// stored returns the records the gateway holds for st-1, in sequence order, with the
+// chain verdict each got.
+func (e *env) stored() ([]*protocol.Record, []string) {
+	e.t.Helper()
+	entries, err := e.gw.Records("c1", "st-1", gateway.KindRecord)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var recs []*protocol.Record
+	var chains []string
+	for _, en := range entries {
+		data, err := os.ReadFile(e.gw.EnvelopePath("c1", "st-1", gateway.KindRecord, en.Seq, en.ID))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		env, err := protocol.ParseEnvelope(data, protocol.MaxRecordSize+(64<<10))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r, err := protocol.DecodeRecord(env.Payload)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		recs = append(recs, r)
+		chains = append(chains, en.Chain)
+	}
+	return recs, chains
+}

@@ -63,7 +63,7 @@ func (s *Station) processCommand(ctx context.Context, in inbound) {
 	id, _ := t.CommandID()
 	typ := t.Rest[0]
 	if prev, ok := s.deps.Store.CommandState(id); ok {
-		s.republishState(ctx, typ, id, prev)
+		s.publishState(ctx, typ, id, prev) // answered as before, never run twice
 		s.audit(ctx, "unknown", "command.duplicate", "ignored", id.String(), map[string]string{"type": typ})
 		return
 	}
@@ -146,10 +146,6 @@ func (s *Station) publishState(ctx context.Context, typ string, id protocol.ID, 
 	if err := t.Publish(pctx, protocol.CommandStateTopic(s.cfg.Centre, s.cfg.Station, typ, id), 1, true, env); err != nil {
 		s.log.Warn("command state not published", "id", id, "err", err)
 	}
-}
-
-func (s *Station) republishState(ctx context.Context, typ string, id protocol.ID, env []byte) {
-	s.publishState(ctx, typ, id, env)
 }
 
 func truncate(s string, n int) string {

@@ -1,0 +1,5 @@
+package liveness
+
+import "flag"
+
+var expFlag = flag.Bool("exp", false, "run experiments")

@@ -34,8 +34,8 @@ const (
 
 // FingerOpts configure a FingerPAD.
 type FingerOpts struct {
-	// SecondFrame: take a second image during the same placement (default true; false
-	// judges the first frame alone, weaker).
+	// SingleFrame judges the first image alone instead of taking a second one during
+	// the same placement (weaker; for modules too slow to keep a finger down).
 	SingleFrame bool
 	Log         *slog.Logger
 }
@@ -122,12 +122,17 @@ func (p *FingerPAD) AssessDetail(ctx context.Context, r fingerprint.Reader, firs
 func (p *FingerPAD) Judge(a, b *image.Gray, extra []Cue) *Detail {
 	var probes []*Probe
 	var m Match
+	sa := newStats(a)
+	var sb *frameStats
+	if b != nil {
+		sb = newStats(b)
+	}
 	if p.hist != nil {
-		pa := p.hist.Prepare(a)
+		pa := p.hist.prepare(a, sa)
 		m = p.hist.Lookup(pa)
 		probes = append(probes, pa)
 		if b != nil {
-			pb := p.hist.Prepare(b)
+			pb := p.hist.prepare(b, sb)
 			mb := p.hist.Lookup(pb)
 			m.Exact = m.Exact || mb.Exact
 			m.Near = m.Near || mb.Near
@@ -135,7 +140,7 @@ func (p *FingerPAD) Judge(a, b *image.Gray, extra []Cue) *Detail {
 			probes = append(probes, pb)
 		}
 	}
-	score, cues, feats := p.score(a, b)
+	score, cues, feats := p.score(sa, sb)
 	cues = append(cues, extra...)
 	method := FingerMethod
 	if b == nil {
@@ -157,8 +162,8 @@ func (p *FingerPAD) Judge(a, b *image.Gray, extra []Cue) *Detail {
 }
 
 // score applies the finger model to the measured cues.
-func (p *FingerPAD) score(a, b *image.Gray) (float64, []Cue, []float64) {
-	c := measureFinger(a, b)
+func (p *FingerPAD) score(a, b *frameStats) (float64, []Cue, []float64) {
+	c := measureStats(a, b)
 	if b == nil {
 		x := []float64{c.Texture}
 		s, cues := singleFingerModel.eval(x)

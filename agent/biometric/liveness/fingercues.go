@@ -71,6 +71,31 @@ func boxMean(p plane, r int) []float32 {
 	return out
 }
 
+// frameStats are the local statistics of a frame that the hashes and the cues share:
+// 3×3 and 11×11 means and the 11×11 mean of squares.
+type frameStats struct {
+	p            plane
+	m3, m11, q11 []float32
+}
+
+func newStats(g *image.Gray) *frameStats {
+	p := toPlane(g)
+	sq := plane{w: p.w, h: p.h, v: make([]float32, len(p.v))}
+	for i, v := range p.v {
+		sq.v[i] = v * v
+	}
+	return &frameStats{p: p, m3: boxMean(p, 1), m11: boxMean(p, 5), q11: boxMean(sq, 5)}
+}
+
+// band is the 3×3 mean minus the 11×11 mean: ridges negative, valleys positive.
+func (st *frameStats) band() []float32 {
+	out := make([]float32, len(st.m3))
+	for i := range out {
+		out[i] = st.m3[i] - st.m11[i]
+	}
+	return out
+}
+
 // fingerMask marks the pixels of 8×8 blocks with the contrast of a fingerprint (block
 // standard deviation above 12 grey levels), eroded by one block so that the edge of the
 // contact is left out.
@@ -228,14 +253,8 @@ type fingerCues struct {
 }
 
 // textureCue measures the ridge-centre intensity spread of one frame.
-func textureCue(p plane, mask []bool) (float64, float64) {
-	m11 := boxMean(p, 5)
-	sq := plane{w: p.w, h: p.h, v: make([]float32, len(p.v))}
-	for i, v := range p.v {
-		sq.v[i] = v * v
-	}
-	s11 := boxMean(sq, 5)
-	m3 := boxMean(p, 1)
+func textureCue(st *frameStats, mask []bool) (float64, float64) {
+	p, m11, s11, m3 := st.p, st.m11, st.q11, st.m3
 	var vals []float64
 	var fg int
 	for i := range p.v {
@@ -265,14 +284,23 @@ func textureCue(p plane, mask []bool) (float64, float64) {
 // measureFinger computes the cues of a presentation from its first and second frame
 // (b may be nil: single-frame cues only).
 func measureFinger(a, b *image.Gray) fingerCues {
-	pa := toPlane(a)
+	var sb *frameStats
+	if b != nil {
+		sb = newStats(b)
+	}
+	return measureStats(newStats(a), sb)
+}
+
+// measureStats is measureFinger on the frames' statistics.
+func measureStats(sa, sb *frameStats) fingerCues {
+	pa := sa.p
 	mask := fingerMask(pa)
 	var c fingerCues
-	c.Texture, c.Area = textureCue(pa, mask)
-	if b == nil || b.Bounds().Dx() != pa.w || b.Bounds().Dy() != pa.h {
+	c.Texture, c.Area = textureCue(sa, mask)
+	if sb == nil || sb.p.w != pa.w || sb.p.h != pa.h {
 		return c
 	}
-	pb := toPlane(b)
+	pb := sb.p
 	c.Frozen = true
 	for i := range pa.v {
 		if pa.v[i] != pb.v[i] {
@@ -293,7 +321,7 @@ func measureFinger(a, b *image.Gray) fingerCues {
 		return c
 	}
 	contrast := math.Sqrt(math.Max(1, sum2/n-(sum/n)*(sum/n)))
-	ba, bb := bandPlane(pa), bandPlane(pb)
+	ba, bb := sa.band(), sb.band()
 	dx, dy, match := register(ba, bb, pa.w, pa.h, mask, 4)
 	c.Match = match
 	pbs := shifted(pb, dx, dy)

@@ -165,9 +165,9 @@ func TestTextureCue(t *testing.T) {
 		}
 		return v
 	})
-	ps, pm := toPlane(smooth), toPlane(mottled)
-	ts, _ := textureCue(ps, fingerMask(ps))
-	tm, _ := textureCue(pm, fingerMask(pm))
+	ss, sm := newStats(smooth), newStats(mottled)
+	ts, _ := textureCue(ss, fingerMask(ss.p))
+	tm, _ := textureCue(sm, fingerMask(sm.p))
 	if tm < ts+0.1 {
 		t.Errorf("mottled ridges %.3f, uniform ridges %.3f: want the mottled ones higher", tm, ts)
 	}

@@ -51,12 +51,37 @@ type Match struct {
 	Scale     float64
 }
 
-// Probe is a captured image prepared for lookups: its hashes and its sketch at every
-// shift and scale searched.
+// Probe is a captured image prepared for lookups: its hashes, and its sketch at a
+// coarse grid of shifts (every other pixel, scale 1) with the finer shifts and scales
+// sampled on demand.
 type Probe struct {
-	Hashes   Hashes
-	variants []sketch
-	where    [][3]float64 // dx, dy, scale of each variant
+	Hashes Hashes
+	bi     *bandImage
+	pts    [][2]float64
+	salt   *[sketchWords]uint64
+	coarse []sketch
+	cwhere [][2]int
+	fine   []sketch // by scale, dy, dx
+	done   []bool
+}
+
+// at returns the probe's sketch at shift (dx, dy) and scale index k, |dx|, |dy| ≤
+// sketchShift.
+func (p *Probe) at(dx, dy, k int) *sketch {
+	const side = 2*sketchShift + 1
+	if p.fine == nil {
+		p.fine = make([]sketch, len(sketchScales)*side*side)
+		p.done = make([]bool, len(p.fine))
+	}
+	i := (k*side+dy+sketchShift)*side + dx + sketchShift
+	if !p.done[i] {
+		s := p.bi.sample(p.pts, sketchScales[k], dx, dy)
+		for j := range s.sign {
+			s.sign[j] ^= p.salt[j]
+		}
+		p.fine[i], p.done[i] = s, true
+	}
+	return &p.fine[i]
 }
 
 // History remembers the hashes of the last Size images captured at the station, to
@@ -145,6 +170,11 @@ func (h *History) Len() int {
 
 // Prepare hashes img and samples its sketch at every shift and scale searched.
 func (h *History) Prepare(img *image.Gray) *Probe {
+	return h.prepare(img, newStats(img))
+}
+
+// prepare is Prepare with the frame's statistics already computed.
+func (h *History) prepare(img *image.Gray, st *frameStats) *Probe {
 	b := img.Bounds()
 	w, hh := b.Dx(), b.Dy()
 	p := &Probe{}
@@ -158,23 +188,18 @@ func (h *History) Prepare(img *image.Gray) *Probe {
 		mac.Write(img.Pix[y*img.Stride : y*img.Stride+w])
 	}
 	copy(p.Hashes.Exact[:], mac.Sum(nil))
-	bi := bandPass(img)
+	bi := bandPass(st)
 	pts := h.points(w, hh)
 	self := bi.sample(pts, 1, 0, 0)
 	for i := range self.sign {
 		p.Hashes.Sign[i] = self.sign[i] ^ h.salt[i]
 	}
 	p.Hashes.FG = self.fg
-	for _, sc := range sketchScales {
-		for dy := -sketchShift; dy <= sketchShift; dy++ {
-			for dx := -sketchShift; dx <= sketchShift; dx++ {
-				s := bi.sample(pts, sc, dx, dy)
-				for i := range s.sign {
-					s.sign[i] ^= h.salt[i]
-				}
-				p.variants = append(p.variants, s)
-				p.where = append(p.where, [3]float64{float64(dx), float64(dy), sc})
-			}
+	p.bi, p.pts, p.salt = bi, pts, &h.salt
+	for dy := -sketchShift + 1; dy <= sketchShift; dy += 2 {
+		for dx := -sketchShift + 1; dx <= sketchShift; dx += 2 {
+			p.coarse = append(p.coarse, *p.at(dx, dy, 0))
+			p.cwhere = append(p.cwhere, [2]int{dx, dy})
 		}
 	}
 	return p
@@ -182,6 +207,9 @@ func (h *History) Prepare(img *image.Gray) *Probe {
 
 // Lookup compares the probe with the remembered images: an exact match of the pixels,
 // or a near copy (sketch agreement of NearAgreement or more at some shift and scale).
+// A first pass compares the first two words of the sketch on the coarse grid of
+// shifts; only entries that agree there well above chance are compared in full at
+// every shift and scale around the best coarse place.
 func (h *History) Lookup(p *Probe) Match {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -194,31 +222,33 @@ func (h *History) Lookup(p *Probe) Match {
 			m.Exact = true
 		}
 		stored := sketch{sign: e.h.Sign, fg: e.h.FG}
-		// First pass on the first two words; then the whole sketch at the best place.
 		best, bi := -1.0, -1
-		for i := range p.variants {
-			v := &p.variants[i]
-			var same, n int
-			for k := 0; k < 2; k++ {
-				f := v.fg[k] & stored.fg[k]
-				n += bits.OnesCount64(f)
-				same += bits.OnesCount64(^(v.sign[k] ^ stored.sign[k]) & f)
-			}
-			if n < 24 {
+		for i := range p.coarse {
+			v := &p.coarse[i]
+			f0, f1 := v.fg[0]&stored.fg[0], v.fg[1]&stored.fg[1]
+			n := bits.OnesCount64(f0) + bits.OnesCount64(f1)
+			if n < 48 {
 				continue
 			}
+			same := bits.OnesCount64(^(v.sign[0]^stored.sign[0])&f0) + bits.OnesCount64(^(v.sign[1]^stored.sign[1])&f1)
 			if a := float64(same) / float64(n); a > best {
 				best, bi = a, i
 			}
 		}
-		if bi < 0 || best < 0.6 {
+		if bi < 0 || best < 0.65 {
 			continue
 		}
-		a, n := agreement(&p.variants[bi], &stored)
-		if n >= minOverlap && a > m.Agreement {
-			m.Agreement = a
-			w := p.where[bi]
-			m.Shift, m.Scale = [2]int{int(w[0]), int(w[1])}, w[2]
+		c := p.cwhere[bi]
+		for k := range sketchScales {
+			for dy := max(c[1]-1, -sketchShift); dy <= min(c[1]+1, sketchShift); dy++ {
+				for dx := max(c[0]-1, -sketchShift); dx <= min(c[0]+1, sketchShift); dx++ {
+					a, n := agreement(p.at(dx, dy, k), &stored)
+					if n >= minOverlap && a > m.Agreement {
+						m.Agreement = a
+						m.Shift, m.Scale = [2]int{dx, dy}, sketchScales[k]
+					}
+				}
+			}
 		}
 	}
 	m.Near = m.Agreement >= NearAgreement
@@ -389,39 +419,14 @@ type bandImage struct {
 
 // bandPass computes, per pixel, whether it is darker than its neighbourhood (a ridge)
 // from a 3×3 mean against an 11×11 mean, and whether the 11×11 neighbourhood has the
-// contrast of a fingerprint.
-func bandPass(img *image.Gray) *bandImage {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	W := w + 1
-	s1 := make([]int64, W*(h+1))
-	s2 := make([]int64, W*(h+1))
-	for y := 0; y < h; y++ {
-		var r1, r2 int64
-		row := img.Pix[y*img.Stride : y*img.Stride+w]
-		for x, v := range row {
-			r1 += int64(v)
-			r2 += int64(v) * int64(v)
-			s1[(y+1)*W+x+1] = s1[y*W+x+1] + r1
-			s2[(y+1)*W+x+1] = s2[y*W+x+1] + r2
-		}
-	}
-	box := func(s []int64, x, y, r int) (int64, int64) {
-		x0, y0 := max(0, x-r), max(0, y-r)
-		x1, y1 := min(w, x+r+1), min(h, y+r+1)
-		return s[y1*W+x1] - s[y0*W+x1] - s[y1*W+x0] + s[y0*W+x0], int64((x1 - x0) * (y1 - y0))
-	}
+// contrast of a fingerprint (standard deviation above 15 grey levels).
+func bandPass(st *frameStats) *bandImage {
+	w, h := st.p.w, st.p.h
 	out := &bandImage{w: w, h: h, ridge: make([]bool, w*h), fg: make([]bool, w*h)}
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			a, na := box(s1, x, y, 1)
-			c, nc := box(s1, x, y, 5)
-			q, _ := box(s2, x, y, 5)
-			out.ridge[y*w+x] = a*nc < c*na
-			mean := float64(c) / float64(nc)
-			v := float64(q)/float64(nc) - mean*mean
-			out.fg[y*w+x] = v > 15*15
-		}
+	for i := range st.p.v {
+		out.ridge[i] = st.m3[i] < st.m11[i]
+		m := st.m11[i]
+		out.fg[i] = st.q11[i]-m*m > 15*15
 	}
 	return out
 }

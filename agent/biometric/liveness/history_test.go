@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/captura-claim/captura/agent/store"
 	"github.com/captura-claim/captura/drivers/fingerprint/fpsim/presentations"
 )
+
+// The agent's store is the history's durable map.
+var _ KV = (*store.Store)(nil)
 
 // memKV is a KV in memory with the store's semantics (copies, ordered iteration).
 type memKV struct {

@@ -2,6 +2,7 @@ package padeval
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -16,7 +17,17 @@ var (
 	fitN     = flag.Int("fit.n", 80, "presentations per species and training seed")
 	fitSeeds = flag.String("fit.seeds", "101,102", "training seeds")
 	fitMod   = flag.String("fit.mod", "", "face or finger (both when empty)")
+	fitCache = flag.String("fit.cache", "", "JSON file of training features: read when it exists, else written")
 )
+
+// floors are the least scales of the standardised features: a cue whose bona fide
+// spread is tiny in the simulation (the sync of a live face is 0.9999) must not get a
+// weight that a real camera's slightly imperfect timing would turn into an alarm.
+var floors = map[string][]float64{
+	"faceModel":         {0.05, 0.1, 0.1, 0.1, 0.5, 0.1},
+	"fingerModel":       {0.1, 0.03, 0.03, 0.03, 0.02},
+	"singleFingerModel": {0.02},
+}
 
 // sample is one training presentation.
 type sample struct {
@@ -38,6 +49,30 @@ func TestFit(t *testing.T) {
 		seeds = append(seeds, v)
 	}
 	var face, finger, single []sample
+	var results []Result
+	if *fitCache != "" {
+		if b, err := os.ReadFile(*fitCache); err == nil {
+			var in []struct {
+				Result
+				Features []*float64
+			}
+			if err := json.Unmarshal(b, &in); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range in {
+				r.Result.Features = nil
+				for _, v := range r.Features {
+					if v == nil {
+						r.Result.Features = append(r.Result.Features, math.NaN())
+					} else {
+						r.Result.Features = append(r.Result.Features, *v)
+					}
+				}
+				results = append(results, r.Result)
+			}
+			seeds = nil
+		}
+	}
 	for _, seed := range seeds {
 		o := Options{Seed: seed, N: *fitN}
 		if *fitMod != "" {
@@ -48,7 +83,36 @@ func TestFit(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep.Write(os.Stderr)
-		for _, r := range rep.Results {
+		results = append(results, rep.Results...)
+	}
+	if *fitCache != "" && len(seeds) > 0 {
+		// JSON has no NaN: unmeasured cues are stored as null.
+		type rec struct {
+			Result
+			Features []*float64
+		}
+		var out []rec
+		for _, r := range results {
+			var f []*float64
+			for _, v := range r.Features {
+				if math.IsNaN(v) {
+					f = append(f, nil)
+				} else {
+					f = append(f, &v)
+				}
+			}
+			out = append(out, rec{r, f})
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(*fitCache, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	{
+		for _, r := range results {
 			if r.Err != "" || r.Features == nil {
 				continue
 			}
@@ -113,7 +177,7 @@ func fit(name string, names []string, data []sample) string {
 		}
 	}
 	for j := range scale {
-		scale[j] = math.Sqrt(scale[j]/nb) + 1e-6
+		scale[j] = math.Max(math.Sqrt(scale[j]/nb), floors[name][j])
 	}
 	z := func(s sample) []float64 {
 		out := make([]float64, d+1)

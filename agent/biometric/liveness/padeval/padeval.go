@@ -304,7 +304,7 @@ func facePresentation(ctx context.Context, cam camera.Camera, an *face.Analyzer,
 	}
 	defer s.Close()
 	var rep *face.Report
-	for k := 0; k < 4 && rep == nil; k++ {
+	for k := 0; k < 8 && rep == nil; k++ {
 		f, err := s.Next(ctx)
 		if err != nil {
 			return nil, err

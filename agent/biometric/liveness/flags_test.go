@@ -1,5 +1,0 @@
-package liveness
-
-import "flag"
-
-var expFlag = flag.Bool("exp", false, "run experiments")

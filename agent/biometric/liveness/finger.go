@@ -29,6 +29,7 @@ const (
 	CueNoFill      = "no-valley-filling"  // the valleys did not darken more than the ridges
 	CueNoSpots     = "no-pore-spots"      // no localised change at the pores
 	CueUniform     = "uniform-ridges"     // ridges too even for skin
+	CueSoftEdges   = "soft-ridge-edges"   // ridge edges too soft for skin on the platen
 	CueOneFrame    = "one-frame-only"     // the finger left before the second frame
 )
 
@@ -165,11 +166,11 @@ func (p *FingerPAD) Judge(a, b *image.Gray, extra []Cue) *Detail {
 func (p *FingerPAD) score(a, b *frameStats) (float64, []Cue, []float64) {
 	c := measureStats(a, b)
 	if b == nil {
-		x := []float64{c.Texture}
+		x := []float64{c.Texture, c.Soft}
 		s, cues := singleFingerModel.eval(x)
 		return s, cues, x
 	}
-	x := []float64{c.Change, c.Darkening, c.ValleyFill, c.Spots, c.Texture}
+	x := []float64{c.Change, c.Darkening, c.ValleyFill, c.Spots, c.Texture, c.Soft}
 	s, cues := fingerModel.eval(x)
 	if c.Frozen {
 		s = 1

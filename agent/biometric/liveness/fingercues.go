@@ -244,6 +244,10 @@ type fingerCues struct {
 	// Texture: the spread of ridge-centre intensities relative to their surroundings:
 	// skin is mottled and shows pores, casts are uniform.
 	Texture float64
+	// Soft: the fraction of fingerprint pixels half-way between ridge and valley (within
+	// half a local standard deviation of the local mean): skin gives sharp ridge
+	// edges, a cast has lost them (its ridges are moulded, then smoothed).
+	Soft float64
 	// Frozen: the two frames are identical, which no real sensor delivers.
 	Frozen bool
 	// Area: fraction of the image inside the fingerprint mask.
@@ -252,25 +256,32 @@ type fingerCues struct {
 	Match float64
 }
 
-// textureCue measures the ridge-centre intensity spread of one frame.
-func textureCue(st *frameStats, mask []bool) (float64, float64) {
+// textureCue measures the ridge-centre intensity spread of one frame, the fraction of
+// soft (intermediate) pixels, and the fraction of the frame in the fingerprint.
+func textureCue(st *frameStats, mask []bool) (texture, soft, area float64) {
 	p, m11, s11, m3 := st.p, st.m11, st.q11, st.m3
 	var vals []float64
-	var fg int
+	var fg, mid int
 	for i := range p.v {
 		if !mask[i] {
 			continue
 		}
 		fg++
 		sd := math.Sqrt(math.Max(1, float64(s11[i]-m11[i]*m11[i])))
+		if math.Abs(float64(p.v[i]-m11[i])) < 0.5*sd {
+			mid++
+		}
 		z := float64(m3[i]-m11[i]) / sd
 		if z < -0.9 { // a ridge centre
 			vals = append(vals, float64(p.v[i]-m11[i])/sd)
 		}
 	}
-	area := float64(fg) / float64(len(p.v))
+	area = float64(fg) / float64(len(p.v))
+	if fg > 0 {
+		soft = float64(mid) / float64(fg)
+	}
 	if len(vals) < 50 {
-		return 0, area
+		return 0, soft, area
 	}
 	var s, s2 float64
 	for _, v := range vals {
@@ -278,7 +289,7 @@ func textureCue(st *frameStats, mask []bool) (float64, float64) {
 		s2 += v * v
 	}
 	n := float64(len(vals))
-	return math.Sqrt(math.Max(0, s2/n-(s/n)*(s/n))), area
+	return math.Sqrt(math.Max(0, s2/n-(s/n)*(s/n))), soft, area
 }
 
 // measureFinger computes the cues of a presentation from its first and second frame
@@ -296,7 +307,7 @@ func measureStats(sa, sb *frameStats) fingerCues {
 	pa := sa.p
 	mask := fingerMask(pa)
 	var c fingerCues
-	c.Texture, c.Area = textureCue(sa, mask)
+	c.Texture, c.Soft, c.Area = textureCue(sa, mask)
 	if sb == nil || sb.p.w != pa.w || sb.p.h != pa.h {
 		return c
 	}

@@ -166,8 +166,8 @@ func TestTextureCue(t *testing.T) {
 		return v
 	})
 	ss, sm := newStats(smooth), newStats(mottled)
-	ts, _ := textureCue(ss, fingerMask(ss.p))
-	tm, _ := textureCue(sm, fingerMask(sm.p))
+	ts, _, _ := textureCue(ss, fingerMask(ss.p))
+	tm, _, _ := textureCue(sm, fingerMask(sm.p))
 	if tm < ts+0.1 {
 		t.Errorf("mottled ridges %.3f, uniform ridges %.3f: want the mottled ones higher", tm, ts)
 	}
@@ -187,5 +187,23 @@ func TestMaskIgnoresBackground(t *testing.T) {
 	c := measureFinger(g, g)
 	if c.Area != 0 || c.Change != -5 {
 		t.Errorf("blank frames: %+v", c)
+	}
+}
+
+func TestSoftEdgesCue(t *testing.T) {
+	// Square ridges (skin pressed flat on the platen) against the same ridges blurred
+	// (a cast that lost its edges).
+	sharp := edit(ridges(256, 288, 0.3, 0, 0, 2, 1), func(_, _ int, v float64, valley bool) float64 {
+		if valley {
+			return 200
+		}
+		return 70
+	})
+	soft := ridges(256, 288, 0.3, 0, 0, 2, 1) // sinusoidal profile
+	ss, so := newStats(sharp), newStats(soft)
+	_, fs, _ := textureCue(ss, fingerMask(ss.p))
+	_, fo, _ := textureCue(so, fingerMask(so.p))
+	if fo < fs+0.1 {
+		t.Errorf("soft edges %.3f, sharp edges %.3f: want soft well above", fo, fs)
 	}
 }

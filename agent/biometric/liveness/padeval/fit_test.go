@@ -25,8 +25,8 @@ var (
 // weight that a real camera's slightly imperfect timing would turn into an alarm.
 var floors = map[string][]float64{
 	"faceModel":         {0.05, 0.1, 0.1, 0.1, 0.5, 0.1},
-	"fingerModel":       {0.1, 0.03, 0.03, 0.03, 0.02},
-	"singleFingerModel": {0.02},
+	"fingerModel":       {0.1, 0.03, 0.03, 0.03, 0.02, 0.01},
+	"singleFingerModel": {0.02, 0.01},
 }
 
 // sample is one training presentation.
@@ -131,7 +131,7 @@ func TestFit(t *testing.T) {
 				}
 				finger = append(finger, sample{r.Features, y, r.Species})
 				if r.Species != "replay" {
-					single = append(single, sample{r.Features[4:5], y, r.Species})
+					single = append(single, sample{r.Features[4:6], y, r.Species})
 				}
 			}
 		}
@@ -140,8 +140,8 @@ func TestFit(t *testing.T) {
 		fmt.Println(fit("faceModel", []string{"CueOutOfStep", "CueWeak", "CueFlatScene", "CueFlatFace", "CueNoGlints", "CueMoire"}, face))
 	}
 	if len(finger) > 0 {
-		fmt.Println(fit("fingerModel", []string{"CueNoChange", "CueNoSweat", "CueNoFill", "CueNoSpots", "CueUniform"}, finger))
-		fmt.Println(fit("singleFingerModel", []string{"CueUniform"}, single))
+		fmt.Println(fit("fingerModel", []string{"CueNoChange", "CueNoSweat", "CueNoFill", "CueNoSpots", "CueUniform", "CueSoftEdges"}, finger))
+		fmt.Println(fit("singleFingerModel", []string{"CueUniform", "CueSoftEdges"}, single))
 	}
 }
 

@@ -69,6 +69,13 @@ func runPADEval(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if o.History == 0 {
 		o.History = -1 // configured off: no replay history
 	}
+	last := -1
+	o.Progress = func(done, total int) {
+		if p := 10 * done / total; p != last && done < total {
+			last = p
+			fmt.Fprintf(env.Stderr, "pad-eval: %d of %d presentations\n", done, total)
+		}
+	}
 	rep, err := padeval.Run(env.Ctx, o)
 	if err != nil {
 		return fmt.Errorf("pad-eval: %w", err)

@@ -13,11 +13,13 @@ import (
 )
 
 var (
-	fitFlag  = flag.Bool("fit", false, "fit the PAD models on the training seeds and print them")
-	fitN     = flag.Int("fit.n", 80, "presentations per species and training seed")
-	fitSeeds = flag.String("fit.seeds", "101,102", "training seeds")
-	fitMod   = flag.String("fit.mod", "", "face or finger (both when empty)")
-	fitCache = flag.String("fit.cache", "", "JSON file of training features: read when it exists, else written")
+	fitFlag    = flag.Bool("fit", false, "fit the PAD models on the training seeds and print them")
+	fitN       = flag.Int("fit.n", 80, "presentations per species and training seed")
+	fitSeeds   = flag.String("fit.seeds", "101,102", "training seeds")
+	fitMod     = flag.String("fit.mod", "", "face or finger (both when empty)")
+	fitCache   = flag.String("fit.cache", "", "JSON file of training features: read when it exists, else written")
+	fitFolds   = flag.Int("fit.folds", 0, "also cross-validate over this many consecutive folds (one per training seed)")
+	fitReplays = flag.String("fit.replays", "none", "replays in the finger model's training: static (static kinds only) or none")
 )
 
 // floors are the least scales of the standardised features: a cue whose bona fide
@@ -34,6 +36,7 @@ type sample struct {
 	x       []float64
 	y       float64 // 1 attack
 	species string
+	fold    int
 }
 
 // TestFit fits the logistic models on the training seeds (never the reporting seeds)
@@ -112,7 +115,11 @@ func TestFit(t *testing.T) {
 		}
 	}
 	{
-		for _, r := range results {
+		for ri, r := range results {
+			fold := 0
+			if *fitFolds > 0 {
+				fold = ri * *fitFolds / len(results)
+			}
 			if r.Err != "" || r.Features == nil {
 				continue
 			}
@@ -122,18 +129,39 @@ func TestFit(t *testing.T) {
 			}
 			switch r.Modality {
 			case Face:
-				face = append(face, sample{r.Features, y, r.Species})
+				face = append(face, sample{r.Features, y, r.Species, fold})
 			case Finger:
 				// Replays of recorded placements look live by design: the history
 				// catches them, the model must not learn them.
-				if r.Species == "replay" && (r.Kind == "exact" || r.Kind == "near") {
+				if r.Species == "replay" && (*fitReplays == "none" || r.Kind == "exact" || r.Kind == "near") {
 					continue
 				}
-				finger = append(finger, sample{r.Features, y, r.Species})
+				finger = append(finger, sample{r.Features, y, r.Species, fold})
 				if r.Species != "replay" {
-					single = append(single, sample{r.Features[4:6], y, r.Species})
+					single = append(single, sample{r.Features[4:6], y, r.Species, fold})
 				}
 			}
+		}
+	}
+	for k := 0; k < *fitFolds; k++ {
+		for _, set := range []struct {
+			name  string
+			names []string
+			data  []sample
+		}{{"faceModel", nil, face}, {"fingerModel", nil, finger}, {"singleFingerModel", nil, single}} {
+			var train, test []sample
+			for _, s := range set.data {
+				if s.fold == k {
+					test = append(test, s)
+				} else {
+					train = append(train, s)
+				}
+			}
+			if len(train) == 0 || len(test) == 0 {
+				continue
+			}
+			m := fitModel(set.name, train)
+			fmt.Printf("fold %d %s: held-out errors %s\n", k, set.name, m.errors(test))
 		}
 	}
 	if len(face) > 0 {
@@ -145,46 +173,90 @@ func TestFit(t *testing.T) {
 	}
 }
 
-// fit runs a class-balanced, L2-regularised logistic regression (Newton's method) on
-// standardised features, then moves the bias to minimise the worst of BPCER and the
-// per-species APCERs on the training data, and prints the model.
-func fit(name string, names []string, data []sample) string {
+// fitted is a fitted logistic model on standardised features.
+type fitted struct {
+	mean, scale []float64
+	beta        []float64 // bias first
+	shift       float64   // added to the bias
+}
+
+func (f *fitted) logit(s sample) float64 {
+	lin := f.beta[0] + f.shift
+	for j, v := range s.x {
+		if !math.IsNaN(v) {
+			lin += f.beta[j+1] * (v - f.mean[j]) / f.scale[j]
+		}
+	}
+	return lin
+}
+
+// rates are the error rates per species at threshold 0.5.
+func (f *fitted) rates(data []sample) map[string]float64 {
+	errs, count := map[string]float64{}, map[string]float64{}
+	for _, s := range data {
+		count[s.species]++
+		if (f.logit(s) >= 0) != (s.y == 1) {
+			errs[s.species]++
+		}
+	}
+	for sp := range count {
+		errs[sp] /= count[sp]
+	}
+	return errs
+}
+
+func (f *fitted) errors(data []sample) string {
+	r := f.rates(data)
+	var keys []string
+	for k := range r {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s %.3f", k, r[k])
+	}
+	return b.String()
+}
+
+// fitModel runs a class-balanced, L2-regularised logistic regression (Newton's method)
+// on standardised features, then moves the bias to the middle of the interval that
+// minimises the worst of BPCER and the per-species APCERs on the training data.
+func fitModel(name string, data []sample) *fitted {
 	d := len(data[0].x)
-	// Standardise on the bona fide class.
-	mean := make([]float64, d)
-	scale := make([]float64, d)
+	f := &fitted{mean: make([]float64, d), scale: make([]float64, d), beta: make([]float64, d+1)}
 	var nb float64
 	for _, s := range data {
 		if s.y == 0 {
 			for j, v := range s.x {
 				if !math.IsNaN(v) {
-					mean[j] += v
+					f.mean[j] += v
 				}
 			}
 			nb++
 		}
 	}
-	for j := range mean {
-		mean[j] /= nb
+	for j := range f.mean {
+		f.mean[j] /= nb
 	}
 	for _, s := range data {
 		if s.y == 0 {
 			for j, v := range s.x {
 				if !math.IsNaN(v) {
-					scale[j] += (v - mean[j]) * (v - mean[j])
+					f.scale[j] += (v - f.mean[j]) * (v - f.mean[j])
 				}
 			}
 		}
 	}
-	for j := range scale {
-		scale[j] = math.Max(math.Sqrt(scale[j]/nb), floors[name][j])
+	for j := range f.scale {
+		f.scale[j] = math.Max(math.Sqrt(f.scale[j]/nb), floors[name][j])
 	}
 	z := func(s sample) []float64 {
 		out := make([]float64, d+1)
 		out[0] = 1
 		for j, v := range s.x {
 			if !math.IsNaN(v) {
-				out[j+1] = (v - mean[j]) / scale[j]
+				out[j+1] = (v - f.mean[j]) / f.scale[j]
 			}
 		}
 		return out
@@ -206,7 +278,6 @@ func fit(name string, names []string, data []sample) string {
 		}
 		return 1 / count[s.species] / float64(nAttackSpecies)
 	}
-	beta := make([]float64, d+1)
 	const lambda = 0.01
 	for it := 0; it < 50; it++ {
 		g := make([]float64, d+1)
@@ -218,7 +289,7 @@ func fit(name string, names []string, data []sample) string {
 			x := z(s)
 			var lin float64
 			for j := range x {
-				lin += beta[j] * x[j]
+				lin += f.beta[j] * x[j]
 			}
 			p := 1 / (1 + math.Exp(-lin))
 			w := wt(s)
@@ -230,73 +301,45 @@ func fit(name string, names []string, data []sample) string {
 			}
 		}
 		for j := 1; j <= d; j++ {
-			g[j] += lambda * beta[j]
+			g[j] += lambda * f.beta[j]
 			H[j][j] += lambda
 		}
 		step := solve(H, g)
-		for j := range beta {
-			beta[j] -= step[j]
+		for j := range f.beta {
+			f.beta[j] -= step[j]
 		}
 	}
-	// Bias: minimise the worst error rate on the training data.
-	logit := func(s sample) float64 {
-		x := z(s)
-		var lin float64
-		for j := range x {
-			lin += beta[j] * x[j]
-		}
-		return lin
-	}
-	worst := func(shift float64) (float64, map[string]float64) {
-		errs := map[string]float64{}
-		for _, s := range data {
-			attack := logit(s)+shift >= 0
-			if attack != (s.y == 1) {
-				errs[s.species]++
-			}
-		}
+	worst := func(shift float64) float64 {
+		f.shift = shift
 		w := 0.0
-		for sp := range errs {
-			errs[sp] /= count[sp]
-			w = math.Max(w, errs[sp])
+		for _, r := range f.rates(data) {
+			w = math.Max(w, r)
 		}
-		return w, errs
+		return w
 	}
-	bestShift, bestW := 0.0, math.Inf(1)
+	bestW := math.Inf(1)
+	var lo, hi float64
 	for sh := -4.0; sh <= 4; sh += 0.05 {
-		if w, _ := worst(sh); w < bestW-1e-12 || (w == bestW && math.Abs(sh) < math.Abs(bestShift)) {
-			bestShift, bestW = sh, w
+		w := worst(sh)
+		switch {
+		case w < bestW-1e-12:
+			bestW, lo, hi = w, sh, sh
+		case w <= bestW+1e-12 && sh-hi < 0.051:
+			hi = sh
 		}
 	}
-	// Centre the bias within the interval of equally good shifts.
-	lo, hi := bestShift, bestShift
-	for sh := bestShift; sh >= -4; sh -= 0.05 {
-		if w, _ := worst(sh); w > bestW {
-			break
-		}
-		lo = sh
-	}
-	for sh := bestShift; sh <= 4; sh += 0.05 {
-		if w, _ := worst(sh); w > bestW {
-			break
-		}
-		hi = sh
-	}
-	shift := (lo + hi) / 2
-	_, errs := worst(shift)
+	f.shift = (lo + hi) / 2
+	return f
+}
+
+// fit fits a model and prints it in the form of liveness/weights.go.
+func fit(name string, names []string, data []sample) string {
+	f := fitModel(name, data)
 	var b strings.Builder
-	var keys []string
-	for k := range errs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	fmt.Fprintf(&b, "// training: %d presentations; errors at threshold 0.5:", len(data))
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s %.3f", k, errs[k])
-	}
-	fmt.Fprintf(&b, "\nvar %s = &model{\n\tNames: []string{%s},\n", name, strings.Join(names, ", "))
-	fmt.Fprintf(&b, "\tMean:  %s,\n\tScale: %s,\n\tW:     %s,\n", floats(mean), floats(scale), floats(beta[1:]))
-	fmt.Fprintf(&b, "\tBias:  %.4f,\n\tFire:  1.5,\n}\n", beta[0]+shift)
+	fmt.Fprintf(&b, "// training: %d presentations; errors at threshold 0.5:%s\n", len(data), f.errors(data))
+	fmt.Fprintf(&b, "var %s = &model{\n\tNames: []string{%s},\n", name, strings.Join(names, ", "))
+	fmt.Fprintf(&b, "\tMean:  %s,\n\tScale: %s,\n\tW:     %s,\n", floats(f.mean), floats(f.scale), floats(f.beta[1:]))
+	fmt.Fprintf(&b, "\tBias:  %.4f,\n\tFire:  1.5,\n}\n", f.beta[0]+f.shift)
 	return b.String()
 }
 

@@ -71,6 +71,7 @@ type Options struct {
 
 // Result is one presentation.
 type Result struct {
+	Seed     uint64 // the evaluation's seed
 	Modality string
 	Species  string
 	Attack   bool
@@ -271,7 +272,7 @@ func runFace(ctx context.Context, o *Options, step func()) ([]Result, error) {
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
-			res := Result{Modality: Face, Species: name, Attack: sp.IsAttack(), Index: i}
+			res := Result{Seed: o.Seed, Modality: Face, Species: name, Attack: sp.IsAttack(), Index: i}
 			cam, err := camerasim.New(&camerasim.Opts{Species: sp, Seed: seedFor(o.Seed, Face, i),
 				Light: camerasim.PinLight(board.Illumination), FreeRun: true})
 			if err != nil {
@@ -440,7 +441,7 @@ func runFinger(ctx context.Context, o *Options, step func()) ([]Result, error) {
 				rd.close()
 				return out, err
 			}
-			res := Result{Modality: Finger, Species: sp.name, Attack: sp.name != "bona-fide", Index: i, Kind: sp.kind(i)}
+			res := Result{Seed: o.Seed, Modality: Finger, Species: sp.name, Attack: sp.name != "bona-fide", Index: i, Kind: sp.kind(i)}
 			d, err := fingerPresentation(ctx, rd.dev, pad)
 			if err != nil {
 				if ctx.Err() != nil {

@@ -36,6 +36,8 @@ type MouldSource struct {
 	Timing Timing
 	// Width and Height of the rendered images (default 320×360).
 	Width, Height int
+	// Synth configures the synthetic fingers (nil: synth's defaults).
+	Synth *synth.Opts
 
 	cache masters
 }
@@ -121,7 +123,7 @@ func (s *MouldSource) Frame(placement, frame int) (*image.Gray, error) {
 		return nil, fmt.Errorf("presentations: placement %d frame %d", placement, frame)
 	}
 	c := s.cast(placement)
-	m := s.cache.get(c.victimSeed)
+	m := s.cache.get(c.victimSeed, s.Synth)
 	r := rand.New(rand.NewPCG(seedFor(s.Seed, 0x706c6163, placement), 4))
 	imp := synth.NaturalImpression(r)
 	tau := s.Timing.FrameTime(frame).Seconds()

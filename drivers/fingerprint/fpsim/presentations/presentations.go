@@ -114,14 +114,14 @@ type masters struct {
 	m     map[uint64]*synth.Master
 }
 
-func (c *masters) get(seed uint64) *synth.Master {
+func (c *masters) get(seed uint64, o *synth.Opts) *synth.Master {
 	c.mu.Lock()
 	if m, ok := c.m[seed]; ok {
 		c.mu.Unlock()
 		return m
 	}
 	c.mu.Unlock()
-	m := synth.Generate(seed, nil)
+	m := synth.Generate(seed, o)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -156,6 +156,8 @@ type Live struct {
 	Timing    Timing
 	// Width and Height of the rendered images at 500 ppi (default 320×360).
 	Width, Height int
+	// Synth configures the synthetic fingers (nil: synth's defaults).
+	Synth *synth.Opts
 
 	cache masters
 }
@@ -212,7 +214,7 @@ func (l *Live) Frame(placement, frame int) (*image.Gray, error) {
 	}
 	f := l.Finger(placement)
 	per := l.person(f)
-	m := l.cache.get(per.fingerSeed)
+	m := l.cache.get(per.fingerSeed, l.Synth)
 	imp := l.impression(per, placement, frame)
 	w, h := size(l.Width, l.Height)
 	return m.Render(imp, w, h), nil

@@ -6,9 +6,19 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/captura-claim/captura/drivers/fingerprint/fpsim/synth"
 )
 
 var timing = R30xTiming(256, 288, 128, 115200, 300*time.Millisecond)
+
+// testSynth makes the fingers faster to grow under the race detector.
+var testSynth = func() *synth.Opts {
+	if raceEnabled {
+		return &synth.Opts{Iterations: 5}
+	}
+	return nil
+}()
 
 func mean(g *image.Gray) float64 {
 	var s float64
@@ -52,7 +62,7 @@ func TestTiming(t *testing.T) {
 }
 
 func TestLiveVariesAndSweats(t *testing.T) {
-	l := &Live{Seed: 1, PerFinger: 2, Timing: timing}
+	l := &Live{Seed: 1, PerFinger: 2, Timing: timing, Synth: testSynth}
 	if l.Finger(0) != 0 || l.Finger(1) != 0 || l.Finger(2) != 1 {
 		t.Fatal("placements per finger")
 	}
@@ -86,7 +96,7 @@ func TestLiveVariesAndSweats(t *testing.T) {
 }
 
 func TestMouldDoesNotSweat(t *testing.T) {
-	m := &MouldSource{Seed: 2, Timing: timing}
+	m := &MouldSource{Seed: 2, Timing: timing, Synth: testSynth}
 	materials := map[Material]bool{}
 	for p := 0; p < 40; p++ {
 		mat, moist := m.Cast(p)
@@ -109,7 +119,7 @@ func TestMouldDoesNotSweat(t *testing.T) {
 }
 
 func TestReplayKinds(t *testing.T) {
-	l := &Live{Seed: 3, Timing: timing}
+	l := &Live{Seed: 3, Timing: timing, Synth: testSynth}
 	for _, kind := range []ReplayKind{ReplayExact, ReplayStatic, ReplayNear, ReplayNearStatic} {
 		r := &ReplaySource{Of: l, Kind: kind, Seed: 5, Captured: 1, Victim: func(p int) int { return p + 4 }}
 		v1, v2 := frame(t, l, 4, 1), frame(t, l, 4, 2)

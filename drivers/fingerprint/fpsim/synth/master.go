@@ -101,15 +101,7 @@ func Generate(seed uint64, o *Opts) *Master {
 	r := rand.New(rand.NewPCG(seed, 0x66696e676572))
 	cls := opts.Class
 	if cls == ClassRandom {
-		u := r.Float64() * 100
-		cls = classFreq[len(classFreq)-1].c
-		for _, f := range classFreq {
-			if u < f.p {
-				cls = f.c
-				break
-			}
-			u -= f.p
-		}
+		cls = drawClass(r)
 	}
 	W, H := opts.Width, opts.Height
 	m := &Master{Seed: seed, Class: cls, W: W, H: H}
@@ -162,6 +154,18 @@ func Generate(seed uint64, o *Opts) *Master {
 		}
 	}
 	return m
+}
+
+// drawClass draws a class with the natural frequencies.
+func drawClass(r *rand.Rand) Class {
+	u := r.Float64() * 100
+	for _, f := range classFreq {
+		if u < f.p {
+			return f.c
+		}
+		u -= f.p
+	}
+	return classFreq[len(classFreq)-1].c
 }
 
 // singularPoints places cores and deltas for class cls, with jitter.

@@ -101,15 +101,19 @@ func TestFingerPADStaticCast(t *testing.T) {
 	pad, _ := NewFingerPAD(0.5, nil, nil)
 	// Casts that do not change while pressed: judged on the frames alone (no history).
 	mould := &presentations.MouldSource{Seed: 7, Timing: r307Timing}
+	n := 6
+	if raceEnabled {
+		n = 2
+	}
 	attacks := 0
-	for p := 0; p < 6; p++ {
+	for p := 0; p < n; p++ {
 		a, b := frames(t, mould, p)
 		if assess(t, pad, a, b).Decision == protocol.PADAttack {
 			attacks++
 		}
 	}
-	if attacks < 5 {
-		t.Errorf("%d of 6 casts judged attacks", attacks)
+	if attacks < n-1 {
+		t.Errorf("%d of %d casts judged attacks", attacks, n)
 	}
 }
 

@@ -109,8 +109,17 @@ func TestHistoryExactAndNear(t *testing.T) {
 	}
 }
 
+// crafted returns n distinct crafted fingerprint-like images (fast to make).
+func crafted(n int) []*image.Gray {
+	var out []*image.Gray
+	for i := 0; i < n; i++ {
+		out = append(out, ridges(256, 288, 0.2+0.4*float64(i), float64(3*i), 0, 3, uint64(i)))
+	}
+	return out
+}
+
 func TestHistoryKeyed(t *testing.T) {
-	img := placements(t, 4, 1, 1)[0]
+	img := crafted(1)[0]
 	a, _ := NewHistory(nil, 10, testKey)
 	b, _ := NewHistory(nil, 10, bytes.Repeat([]byte{7}, 32))
 	pa, pb := a.Prepare(img), b.Prepare(img)
@@ -136,7 +145,7 @@ func TestHistoryDurableAndBounded(t *testing.T) {
 	if !ok || len(key) != 32 {
 		t.Fatal("no key stored")
 	}
-	imgs := placements(t, 5, 4, 1)
+	imgs := crafted(4)
 	for _, img := range imgs {
 		if err := h.Add(h.Prepare(img)); err != nil {
 			t.Fatal(err)
@@ -188,7 +197,7 @@ func TestHistoryDurableAndBounded(t *testing.T) {
 
 func TestHashesRoundTrip(t *testing.T) {
 	h, _ := NewHistory(nil, 1, testKey)
-	p := h.Prepare(placements(t, 6, 1, 1)[0])
+	p := h.Prepare(crafted(1)[0])
 	b := encodeHashes(p.Hashes)
 	got, err := decodeHashes(b)
 	if err != nil || got != p.Hashes {

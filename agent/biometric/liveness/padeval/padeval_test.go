@@ -15,21 +15,26 @@ import (
 // report's shape (the rates are the subject of capturactl pad-eval, not of this test).
 func TestRunSmall(t *testing.T) {
 	var steps int
-	rep, err := Run(context.Background(), Options{Seed: 3, N: 1, Progress: func(done, total int) {
+	o := Options{Seed: 3, N: 1}
+	want := []string{"face/bona-fide", "face/print", "face/screen", "face/injected", "finger/bona-fide", "finger/mould", "finger/replay"}
+	if raceEnabled { // rendering faces is ten times slower under the race detector
+		o.Modalities, want = []string{Finger}, want[4:]
+	}
+	o.Progress = func(done, total int) {
 		steps++
-		if total != 7 || done != steps {
+		if total != len(want) || done != steps {
 			t.Errorf("progress %d/%d", done, total)
 		}
-	}})
+	}
+	rep, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"face/bona-fide", "face/print", "face/screen", "face/injected", "finger/bona-fide", "finger/mould", "finger/replay"}
 	if len(rep.Rows) != len(want) {
 		t.Fatalf("rows %+v", rep.Rows)
 	}
 	for i, row := range rep.Rows {
-		if row.Modality+"/"+row.Species != want[i] || row.N+row.NotAcquired != 1 || row.Attack != (i != 0 && i != 4) {
+		if row.Modality+"/"+row.Species != want[i] || row.N+row.NotAcquired != 1 || row.Attack != (row.Species != "bona-fide") {
 			t.Errorf("row %d: %+v", i, row)
 		}
 	}
@@ -67,13 +72,19 @@ func TestReplayBytesIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, _ := live.Frame(0, captured)
-	want := fpsim.Fit(src, 500, fpsim.Sensor{Width: 256, Height: 288, PPI: 500})
-	for i, v := range want.Pix {
-		want.Pix[i] = (v >> 4) * 17
+	// Frame `captured` normally; a later one when a slow machine made the driver
+	// repeat a GenImg that timed out (the module took that image too).
+	match := false
+	for k := captured; k < captured+3 && !match; k++ {
+		src, _ := live.Frame(0, k)
+		want := fpsim.Fit(src, 500, fpsim.Sensor{Width: 256, Height: 288, PPI: 500})
+		for i, v := range want.Pix {
+			want.Pix[i] = (v >> 4) * 17
+		}
+		match = bytes.Equal(img.Gray.Pix, want.Pix)
 	}
-	if !bytes.Equal(img.Gray.Pix, want.Pix) {
-		t.Fatal("captured image differs from the source's frame")
+	if !match {
+		t.Fatal("captured image differs from the source's frames")
 	}
 	if _, err := Run(context.Background(), Options{N: 1, Modalities: []string{"iris"}}); err == nil {
 		t.Error("unknown modality accepted")

@@ -142,15 +142,6 @@ func fingerMask(p plane) []bool {
 	return out
 }
 
-// bandPlane is a 3×3 mean minus an 11×11 mean: ridges negative, valleys positive.
-func bandPlane(p plane) []float32 {
-	a, c := boxMean(p, 1), boxMean(p, 5)
-	for i := range a {
-		a[i] -= c[i]
-	}
-	return a
-}
-
 // register finds the translation (dx, dy) that maps a onto b (b(x+dx, y+dy) ≈ a(x, y))
 // within ±maxShift pixels, to a tenth of a pixel, from the normalised correlation of
 // their band-passed images over the mask.

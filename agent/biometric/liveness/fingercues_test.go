@@ -50,10 +50,10 @@ func edit(g *image.Gray, f func(x, y int, v float64, valley bool) float64) *imag
 }
 
 func TestRegister(t *testing.T) {
-	a := toPlane(ridges(256, 288, 0.4, 0, 0, 2, 1))
+	a := newStats(ridges(256, 288, 0.4, 0, 0, 2, 1))
 	for _, sh := range [][2]float64{{0, 0}, {2, -1}, {-3, 2}, {1.5, 0.5}} {
-		b := toPlane(ridges(256, 288, 0.4, sh[0], sh[1], 2, 2))
-		dx, dy, m := register(bandPlane(a), bandPlane(b), a.w, a.h, fingerMask(a), 4)
+		b := newStats(ridges(256, 288, 0.4, sh[0], sh[1], 2, 2))
+		dx, dy, m := register(a.band(), b.band(), a.p.w, a.p.h, fingerMask(a.p), 4)
 		// Whole pixels exactly; fractions to within 0.6 (parabolic refinement).
 		tol := 0.6
 		if sh[0] == math.Round(sh[0]) && sh[1] == math.Round(sh[1]) {

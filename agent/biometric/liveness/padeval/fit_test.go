@@ -164,6 +164,14 @@ func TestFit(t *testing.T) {
 			fmt.Printf("fold %d %s: held-out errors %s\n", k, set.name, m.errors(test))
 		}
 	}
+	for _, set := range []struct {
+		name string
+		data []sample
+	}{{"face", face}, {"finger", finger}} {
+		for j := 0; len(set.data) > 0 && j < len(set.data[0].x); j++ {
+			fmt.Printf("%s cue %d alone: best single threshold gives a worst error rate of %.3f\n", set.name, j, alone(set.data, j))
+		}
+	}
 	if len(face) > 0 {
 		fmt.Println(fit("faceModel", []string{"CueOutOfStep", "CueWeak", "CueFlatScene", "CueFlatFace", "CueNoGlints", "CueMoire"}, face))
 	}
@@ -388,4 +396,38 @@ func solve(A [][]float64, b []float64) []float64 {
 		x[r] = s / M[r][r]
 	}
 	return x
+}
+
+// alone is the worst per-species error rate of the best single threshold on cue j, in
+// either direction: how far one cue goes by itself.
+func alone(data []sample, j int) float64 {
+	var vals []float64
+	for _, s := range data {
+		if !math.IsNaN(s.x[j]) {
+			vals = append(vals, s.x[j])
+		}
+	}
+	sort.Float64s(vals)
+	best := 1.0
+	for _, t := range vals {
+		for _, dir := range []float64{1, -1} {
+			errs, count := map[string]float64{}, map[string]float64{}
+			for _, s := range data {
+				if math.IsNaN(s.x[j]) {
+					continue
+				}
+				count[s.species]++
+				attack := dir*(s.x[j]-t) >= 0
+				if attack != (s.y == 1) {
+					errs[s.species]++
+				}
+			}
+			w := 0.0
+			for sp := range count {
+				w = math.Max(w, errs[sp]/count[sp])
+			}
+			best = math.Min(best, w)
+		}
+	}
+	return best
 }

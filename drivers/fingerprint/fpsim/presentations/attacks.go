@@ -49,7 +49,7 @@ type cast struct {
 	material   Material
 	victimSeed uint64
 	moisture   float64 // at the start of the placement
-	dryRate    float64 // moisture loss per second (gelatine, a breathed-on mould)
+	dryRate    float64 // moisture loss per second (gelatine, a breathed-on mould); negative: gain
 	smooth     float64
 	texture    float64
 	pores      float64
@@ -70,7 +70,7 @@ func (s *MouldSource) Cast(p int) (Material, float64) {
 // Describe summarises the cast at placement p (for evaluation reports).
 func (s *MouldSource) Describe(p int) string {
 	c := s.cast(p)
-	return fmt.Sprintf("%s moisture %.2f-%.3f/s pressure%+.2f texture %.2f pores %.2f", c.material, c.moisture, c.dryRate, c.creepP, c.texture, c.pores)
+	return fmt.Sprintf("%s moisture %.2f%+.3f/s pressure%+.2f texture %.2f pores %.2f", c.material, c.moisture, -c.dryRate, c.creepP, c.texture, c.pores)
 }
 
 func (s *MouldSource) cast(p int) cast {
@@ -98,6 +98,10 @@ func (s *MouldSource) cast(p int) cast {
 		c.moisture = clamp01(c.moisture + 0.15 + 0.15*r.Float64())
 		c.dryRate += 0.01 + 0.03*r.Float64()
 	}
+	// Half the gelatine casts conform instead: the soft gel flattens under the
+	// attacker's finger and its surface water spreads over the platen, so the image
+	// darkens over the seconds like a sweating finger's, but evenly.
+	conform := c.material == Gelatine && r.Float64() < 0.5
 	c.smooth = 0.5 + 0.9*r.Float64()
 	c.texture = 0.15 * r.Float64()
 	if r.Float64() < 0.3 {
@@ -111,6 +115,10 @@ func (s *MouldSource) cast(p int) cast {
 	}
 	// The attacker's own finger behind the cast creeps a little; the cast is elastic.
 	c.creepP = -0.05 + 0.17*r.Float64()
+	if conform {
+		c.dryRate = -(0.005 + 0.025*r.Float64())
+		c.creepP = 0.05 + 0.1*r.Float64()
+	}
 	c.creepD = 0.8 * r.Float64()
 	c.creepT = 0.8 + 2*r.Float64()
 	c.tremor = 0.15 + 0.5*r.Float64()

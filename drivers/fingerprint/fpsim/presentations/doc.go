@@ -41,12 +41,14 @@
 // the sensor by an attacker. It keeps the victim's ridge flow and minutiae but not the
 // skin: the ridge profile is smoothed (casting loses fine detail), the surface is
 // uniform (little texture, pores mostly lost), it may carry air bubbles and dirt, and its
-// moisture is the material's: silicone and latex are dry-like and constant; gelatine and
-// a mould the attacker breathed on are wet and dry out during the placement (the opposite
-// of sweat). It is elastic, so it distorts when pressed and creeps a little under the
+// moisture is the material's: silicone and latex are dry-like and constant; a mould the
+// attacker breathed on is wet and dries out during the placement (the opposite of
+// sweat); gelatine either dries, or (half the gelatine casts) conforms: the soft gel
+// flattens under the attacker's finger and its surface water spreads over the platen,
+// so the image darkens over the seconds as a sweating finger's does, but evenly. It is elastic, so it distorts when pressed and creeps a little under the
 // attacker's finger, and the sensor noise is as real as for a finger. No single number
-// separates it from a live finger: a dry live finger changes little, a gelatine mould
-// changes, a silicone cast may have a live-like contrast.
+// separates it from a live finger: a dry live finger changes little, a conforming
+// gelatine cast darkens, a silicone cast may have a live-like contrast.
 //
 // # Replay
 //

@@ -95,26 +95,36 @@ func TestLiveVariesAndSweats(t *testing.T) {
 	}
 }
 
-func TestMouldDoesNotSweat(t *testing.T) {
+func TestMouldIsNotSkin(t *testing.T) {
 	m := &MouldSource{Seed: 2, Timing: timing, Synth: testSynth}
 	materials := map[Material]bool{}
-	for p := 0; p < 40; p++ {
-		mat, moist := m.Cast(p)
-		materials[mat] = true
-		if moist < 0 || moist > 1 {
-			t.Fatalf("moisture %v", moist)
+	drying, conforming := -1, -1
+	for p := 0; p < 60; p++ {
+		c := m.cast(p)
+		materials[c.material] = true
+		// A cast keeps at most a trace of the pores, little texture, softened ridges.
+		if c.pores > 0.25 || c.texture > 0.15 || c.smooth < 0.5 || c.moisture < 0 || c.moisture > 1 {
+			t.Fatalf("cast %d: %+v", p, c)
+		}
+		if c.dryRate < 0 && c.material != Gelatine {
+			t.Errorf("cast %d: %v gains moisture", p, c.material)
+		}
+		if c.dryRate > 0.02 && drying < 0 {
+			drying = p
+		}
+		if c.dryRate < -0.015 && conforming < 0 {
+			conforming = p
 		}
 	}
-	if len(materials) != 4 {
-		t.Errorf("materials drawn: %v", materials)
+	if len(materials) != 4 || drying < 0 || conforming < 0 {
+		t.Fatalf("materials %v, drying cast %d, conforming cast %d", materials, drying, conforming)
 	}
-	// A cast never darkens the way sweat does: on average it stays or dries.
-	var darker float64
-	for p := 0; p < 6; p++ {
-		darker += mean(frame(t, m, p, 1)) - mean(frame(t, m, p, 2))
+	// A drying cast gets lighter during the placement, a conforming one darker.
+	if d := mean(frame(t, m, drying, 1)) - mean(frame(t, m, drying, 2)); d >= 0 {
+		t.Errorf("drying cast darkened by %.2f", d)
 	}
-	if darker/6 > 1 {
-		t.Errorf("casts darken by %.2f on average", darker/6)
+	if d := mean(frame(t, m, conforming, 1)) - mean(frame(t, m, conforming, 2)); d <= 0 {
+		t.Errorf("conforming cast lightened by %.2f", -d)
 	}
 }
 

@@ -351,7 +351,7 @@ const (
 	// NearAgreement is the fraction of positions (among those in the fingerprint in
 	// both images) whose ridge/valley sign must agree for a near copy; unrelated images
 	// agree at about one half.
-	NearAgreement = 0.74
+	NearAgreement = 0.80
 	// minOverlap is the least number of positions in the fingerprint in both images.
 	minOverlap = 96
 	// sketchRadius places the positions in a disc of this fraction of the image's

@@ -165,13 +165,14 @@ func (p *FingerPAD) Judge(a, b *image.Gray, extra []Cue) *Detail {
 // score applies the finger model to the measured cues.
 func (p *FingerPAD) score(a, b *frameStats) (float64, []Cue, []float64) {
 	c := measureStats(a, b)
+	ms := modelsFor(a.p.w, a.p.h)
 	if b == nil {
 		x := []float64{c.Texture, c.Soft}
-		s, cues := singleFingerModel.eval(x)
+		s, cues := ms.one.eval(x)
 		return s, cues, x
 	}
 	x := []float64{c.Change, c.Darkening, c.ValleyFill, c.Spots, c.Texture, c.Soft}
-	s, cues := fingerModel.eval(x)
+	s, cues := ms.two.eval(x)
 	if c.Frozen {
 		s = 1
 		cues = append(cues, Cue{Name: CueFrozen, Value: 1, Fired: true})

@@ -19,6 +19,7 @@ var (
 	fitMod     = flag.String("fit.mod", "", "face or finger (both when empty)")
 	fitCache   = flag.String("fit.cache", "", "JSON file of training features: read when it exists, else written")
 	fitFolds   = flag.Int("fit.folds", 0, "also cross-validate over this many consecutive folds (one per training seed)")
+	fitReader  = flag.String("fit.reader", "R307", "simulated finger module of the training runs")
 	fitReplays = flag.String("fit.replays", "none", "replays in the finger model's training: static (static kinds only) or none")
 )
 
@@ -77,7 +78,7 @@ func TestFit(t *testing.T) {
 		}
 	}
 	for _, seed := range seeds {
-		o := Options{Seed: seed, N: *fitN}
+		o := Options{Seed: seed, N: *fitN, Reader: *fitReader}
 		if *fitMod != "" {
 			o.Modalities = []string{*fitMod}
 		}
@@ -175,9 +176,13 @@ func TestFit(t *testing.T) {
 	if len(face) > 0 {
 		fmt.Println(fit("faceModel", []string{"CueOutOfStep", "CueWeak", "CueFlatScene", "CueFlatFace", "CueNoGlints", "CueMoire"}, face))
 	}
+	suffix := ""
+	if *fitReader != "R307" {
+		suffix = strings.NewReplacer("-", "", "F52", "").Replace(*fitReader)
+	}
 	if len(finger) > 0 {
-		fmt.Println(fit("fingerModel", []string{"CueNoChange", "CueNoSweat", "CueNoFill", "CueNoSpots", "CueUniform", "CueSoftEdges"}, finger))
-		fmt.Println(fit("singleFingerModel", []string{"CueUniform", "CueSoftEdges"}, single))
+		fmt.Println(fit("fingerModel"+suffix, []string{"CueNoChange", "CueNoSweat", "CueNoFill", "CueNoSpots", "CueUniform", "CueSoftEdges"}, finger))
+		fmt.Println(fit("singleFingerModel"+suffix, []string{"CueUniform", "CueSoftEdges"}, single))
 	}
 }
 
@@ -231,6 +236,7 @@ func (f *fitted) errors(data []sample) string {
 // on standardised features, then moves the bias to the middle of the interval that
 // minimises the worst of BPCER and the per-species APCERs on the training data.
 func fitModel(name string, data []sample) *fitted {
+	name = strings.TrimRight(strings.TrimSuffix(strings.TrimSuffix(name, "R503"), "GT521"), "0123456789")
 	d := len(data[0].x)
 	f := &fitted{mean: make([]float64, d), scale: make([]float64, d), beta: make([]float64, d+1)}
 	var nb float64

@@ -1,0 +1,5 @@
+//go:build !race
+
+package padeval
+
+const raceEnabled = false

@@ -1,0 +1,5 @@
+//go:build !race
+
+package presentations
+
+const raceEnabled = false

@@ -135,6 +135,7 @@ type PAD struct {
 	FingerThreshold float64 `toml:"finger_threshold"`
 	FaceThreshold   float64 `toml:"face_threshold"`
 	History         int     `toml:"history"`
+	FingerFrames    int     `toml:"finger_frames"`
 }
 
 // Tablet is a tablet paired by configuration (the pairing exchange adds more at run time).
@@ -178,7 +179,7 @@ func Default() *Config {
 		Panel:  Panel{},
 		Capture: Capture{Attempts: 3, FingerTimeout: Duration(20 * time.Second), FaceTimeout: Duration(30 * time.Second), Face: true, SequenceCheck: true,
 			Thresholds: Threshold{Thumb: 30, Index: 30, Middle: 20, Ring: 10, Little: 10, Face: 50}},
-		PAD:     PAD{FingerThreshold: 0.5, FaceThreshold: 0.5, History: 2000},
+		PAD:     PAD{FingerThreshold: 0.5, FaceThreshold: 0.5, History: 2000, FingerFrames: 2},
 		Log:     Log{Level: "info", Format: "auto"},
 		Health:  Health{TelemetryInterval: Duration(time.Minute), StatusInterval: Duration(5 * time.Minute)},
 		Pairing: Pairing{Window: Duration(120 * time.Second), MaxFailures: 3},
@@ -324,6 +325,9 @@ func (c *Config) check() Errors {
 	}
 	if c.PAD.History < 0 || c.PAD.History > 100000 {
 		bad("pad.history", "%d: want 0-100000", c.PAD.History)
+	}
+	if c.PAD.FingerFrames != 1 && c.PAD.FingerFrames != 2 {
+		bad("pad.finger_frames", "%d: want 1 or 2", c.PAD.FingerFrames)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -66,6 +66,7 @@ attempts = 0
 thumb = 130
 [pad]
 face_threshold = 0
+finger_frames = 3
 [[tablet]]
 name = "t1"
 [[tablet]]
@@ -87,7 +88,7 @@ public_key = "k"
 	for _, want := range []string{
 		"reader.bauds: unknown key", `station.id: "ST 7" must be`, "station.centre:", "aima.public_key: required",
 		"gateway.public_key: required", `mqtt.broker: "http://x"`, "mqtt.resend_after: 10ms is below", "mqtt.inflight: 0",
-		"capture.attempts: 0", "capture.thresholds.thumb: 130", "pad.face_threshold: 0", "tablet[0].public_key: required",
+		"capture.attempts: 0", "capture.thresholds.thumb: 130", "pad.face_threshold: 0", "pad.finger_frames: 3", "tablet[0].public_key: required",
 		`tablet[1].name: "t1" appears twice`,
 	} {
 		if !strings.Contains(msg, want) {

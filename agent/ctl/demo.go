@@ -21,7 +21,9 @@ func init() {
 
 func runDemo(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	dir := fs.String("dir", "", "keep keys, state, gateway store and logs in DIR (default: a temporary directory, removed)")
-	images := fs.String("images", "drivers/fingerprint/fpsim/testdata/sfinge", "directory of fingerprint images the simulated reader serves")
+	images := fs.String("images", "", "directory of fingerprint images for the simulated reader (default: synthetic live fingers; static images raise PAD alarms)")
+	reader := fs.String("reader", "R307", "simulated fingerprint module: R307 or AS608 (optical, 256×288)")
+	frames := fs.Int("pad-frames", 0, "finger images per placement for the PAD, 1 or 2 (default: 1 paced, to fit the session in a minute; 2 with --fast)")
 	fast := fs.Bool("fast", false, "do not pace the reader's bytes at the line rate")
 	seed := fs.Uint64("seed", 1, "seed of the simulated reader")
 	faceSeed := fs.Uint64("face-seed", 3, "seed of the simulated applicant in front of the camera")
@@ -30,7 +32,7 @@ func runDemo(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	o := demo.Options{Dir: *dir, Images: *images, Fast: *fast, Seed: *seed, FaceSeed: *faceSeed, Face: !*noFace}
+	o := demo.Options{Dir: *dir, Images: *images, Reader: *reader, FingerFrames: *frames, Fast: *fast, Seed: *seed, FaceSeed: *faceSeed, Face: !*noFace}
 	if *fingers != "" {
 		for _, f := range strings.Split(*fingers, ",") {
 			it, err := parseItem(strings.TrimSpace(f))

@@ -61,7 +61,7 @@ func TestProvisionPairCaptureMosquitto(t *testing.T) {
 
 	link := filepath.Join(dir, "reader")
 	sim, err := r30xsim.Start(r30xsim.Config{LineConfig: fpsim.LineConfig{Link: link, Unpaced: true}, Model: "R307", Baud: 115200,
-		Images: "../../drivers/fingerprint/fpsim/testdata/sfinge", Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 20 * time.Millisecond}})
+		Source: liveSource(t), Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 20 * time.Millisecond, FramesPerPlacement: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +83,10 @@ port = %q
 baud = 115200
 [camera]
 enabled = false
+[capture]
+sequence_check = false
+[pad]
+history = 0
 [pairing]
 secret_file = "prov/setup-secret"
 `, b.URL(), link)), 0o644)

@@ -20,6 +20,7 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/captura-claim/captura/agent/biometric/facecapture"
+	"github.com/captura-claim/captura/agent/biometric/liveness"
 	"github.com/captura-claim/captura/agent/biometric/minutiae"
 	"github.com/captura-claim/captura/agent/broker"
 	"github.com/captura-claim/captura/agent/config"
@@ -49,6 +50,8 @@ type Hooks struct {
 	Ready func()
 	// Launch is what the update launcher decided (slot, trial); zero without updates.
 	Launch update.Launched
+	// FacePAD reports that the face capture runs the illumination challenge (set by Run).
+	FacePAD bool
 }
 
 // Run runs the agent with cfg until ctx ends.
@@ -121,6 +124,31 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 		})
 		sup.AddStatus(pnl.Status)
 	}
+	// Presentation-attack detection: finger (a second frame of the same placement,
+	// replay history in the store) and face (the illumination challenge, when the panel
+	// has an illumination LED).
+	fingerPAD := hooks.FingerPAD
+	if fingerPAD == nil && cfg.Reader.Enabled {
+		hist, err := liveness.NewHistory(db, cfg.PAD.History, nil)
+		if err != nil {
+			return fmt.Errorf("pad: %w", err)
+		}
+		fp, err := liveness.NewFingerPAD(cfg.PAD.FingerThreshold, hist, &liveness.FingerOpts{
+			SingleFrame: cfg.PAD.FingerFrames == 1, Log: log.With("component", "pad")})
+		if err != nil {
+			return fmt.Errorf("pad: %w", err)
+		}
+		fingerPAD = fp
+	}
+	var challenge facecapture.Challenge
+	if pdev != nil && (cfg.Panel.Illumination != "" || hooks.PanelDev != nil) {
+		ch, err := liveness.NewIlluminationChallenge(pdev, cfg.PAD.FaceThreshold, &liveness.FaceOpts{Log: log.With("component", "pad")})
+		if err != nil {
+			return fmt.Errorf("pad: %w", err)
+		}
+		challenge = ch
+	}
+	hooks.FingerPAD = fingerPAD
 	// Camera and face capture.
 	face := hooks.Face
 	var cam *devices.Camera
@@ -133,13 +161,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 		defer cam.Close()
 		sup.AddStatus(cam.Status)
 		fc, err := facecapture.New(cam.Get, facecapture.Opts{Still: camera.Size{W: cfg.Camera.Width, H: cfg.Camera.Height},
-			Log: log.With("component", "face")})
+			Challenge: challenge, Log: log.With("component", "face")})
 		if err != nil {
 			return err
 		}
 		face = fc
 	}
 	hooks.Face = face
+	hooks.FacePAD = challenge != nil && cam != nil
 	var stPanel station.Panel
 	if pnl != nil {
 		stPanel = pnl
@@ -398,6 +427,9 @@ func capabilities(cfg *config.Config, h Hooks) []string {
 	}
 	if h.FingerPAD != nil {
 		caps = append(caps, "pad-finger")
+	}
+	if h.FacePAD {
+		caps = append(caps, "pad-face")
 	}
 	return caps
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/captura-claim/captura/agent/biometric/liveness/padeval"
 	"github.com/captura-claim/captura/agent/broker"
 	"github.com/captura-claim/captura/agent/config"
 	"github.com/captura-claim/captura/agent/daemon"
@@ -28,6 +29,7 @@ import (
 	"github.com/captura-claim/captura/drivers/camera"
 	"github.com/captura-claim/captura/drivers/camera/camerasim"
 	"github.com/captura-claim/captura/drivers/fingerprint/fpsim"
+	"github.com/captura-claim/captura/drivers/fingerprint/fpsim/presentations"
 	"github.com/captura-claim/captura/drivers/fingerprint/r30xsim"
 	"github.com/captura-claim/captura/drivers/panel"
 	"github.com/captura-claim/captura/drivers/panel/panelsim"
@@ -41,6 +43,11 @@ type Options struct {
 	Images   string // fingerprint images the reader serves (PGM/PNG/TIFF directory)
 	Fast     bool   // unpaced reader: bytes as fast as the pty takes them (not the real line rate)
 	Seed     uint64 // reader seed
+	Reader   string // simulated module: R307 (default) or AS608
+	// FingerFrames is pad.finger_frames: images per finger placement. Zero means 1 when
+	// paced (a second R307 image takes 3.5 s more a finger, and the session would not
+	// fit in a minute) and 2 with Fast.
+	FingerFrames int
 	FaceSeed uint64 // camera seed: the simulated applicant
 	Fingers  []protocol.FingerPos
 	Face     bool
@@ -107,10 +114,30 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	defer b.Close()
 	say("embedded MQTT broker on %s (loopback only)", b.URL())
 	link := filepath.Join(dir, "captura-reader")
+	model := o.Reader
+	if model == "" {
+		model = "R307"
+	}
+	frames := o.FingerFrames
+	if frames == 0 {
+		frames = 1
+		if o.Fast {
+			frames = 2
+		}
+	}
+	timing, _, err := padeval.ReaderTiming(model)
+	if err != nil {
+		return err
+	}
+	var source fpsim.Source
+	if o.Images == "" {
+		// Live fingers whose frames change between images as the PAD models expect.
+		source = &presentations.Live{Seed: o.Seed, Timing: timing}
+	}
 	sim, err := r30xsim.Start(r30xsim.Config{
 		LineConfig: fpsim.LineConfig{Link: link, Unpaced: o.Fast, Seed: o.Seed},
-		Model:      "R307", Baud: 57600, Images: o.Images,
-		Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 200 * time.Millisecond},
+		Model:      model, Baud: 57600, Images: o.Images, Source: source,
+		Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 200 * time.Millisecond, FramesPerPlacement: frames},
 	})
 	if err != nil {
 		return fmt.Errorf("reader simulator: %w", err)
@@ -120,7 +147,7 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	if o.Fast {
 		pace = "unpaced (--fast)"
 	}
-	say("simulated R307 reader on %s at 57600 baud, %s", link, pace)
+	say("simulated %s reader on %s at 57600 baud, %s; finger PAD on %d image(s) a placement", model, link, pace, frames)
 	board := panelsim.New()
 	pdev, err := panel.New(&panel.Opts{Enabled: true, Config: board.Config(), Lookup: board.Lookup, Logger: log})
 	if err != nil {
@@ -152,10 +179,14 @@ secret_file = %q
 [capture]
 finger_timeout = "15s"
 face_timeout = "30s"
-# The demo reader serves a few prints for ten fingers, so the same print comes back for
-# several positions: the sequence check would (rightly) flag them.
+# The synthetic fingers are denser in minutiae than real ones (about 70 in an R307
+# window against 30-45), so distinct synthetic fingers match each other far more often
+# than real fingers do and the sequence check, calibrated on real impressions, would
+# raise false alarms.
 sequence_check = false
-`, filepath.Join(prov.Dir, provision.KeyFile), b.URL(), link, filepath.Join(prov.Dir, provision.SecretFile))
+[pad]
+finger_frames = %d
+`, filepath.Join(prov.Dir, provision.KeyFile), b.URL(), link, filepath.Join(prov.Dir, provision.SecretFile), frames)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		return err
 	}

@@ -308,6 +308,7 @@ func readerSim(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	noise := fs.Float64("noise", 0, "probability per byte of a flipped bit, each direction")
 	drop := fs.Float64("drop", 0, "probability per byte of losing it, each direction")
 	finger := fs.String("finger", "auto", "auto (arrives when polled, lifts after upload), manual (commands on stdin) or periodic")
+	frames := fs.Int("frames", 2, "auto: images uploaded per placement before the finger lifts (the agent's finger PAD takes two)")
 	packet := fs.Int("packet-size", 0, "r30x data packet size: 32, 64, 128 or 256")
 	unpaced := fs.Bool("unpaced", false, "deliver bytes as fast as possible (tests only: no line timing)")
 	seed := fs.Uint64("seed", 1, "seed of the faults and of the synthetic prints")
@@ -323,7 +324,10 @@ func readerSim(env *cli.Env, fs *flag.FlagSet, args []string) error {
 		return cli.Usagef("%v", err)
 	}
 	lc := fpsim.LineConfig{Link: *link, Unpaced: *unpaced, Noise: *noise, Drop: *drop, Seed: *seed}
-	fc := fpsim.FingerConfig{Mode: fm}
+	if *frames < 1 {
+		return cli.Usagef("--frames %d: want 1 or more", *frames)
+	}
+	fc := fpsim.FingerConfig{Mode: fm, FramesPerPlacement: *frames}
 	var s simHandle
 	switch *family {
 	case "r30x":

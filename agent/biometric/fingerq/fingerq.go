@@ -47,13 +47,19 @@ func (a *Assessor) AssessFinger(img *fingerprint.Image) (*session.FingerAssessme
 		}
 		g = Resample(g, float64(nfiq2.Resolution)/float64(ppi))
 	}
+	out := &session.FingerAssessment{Quality: protocol.Quality{Alg: "NFIQ2", Ver: "2.3"}}
+	if b := g.Bounds(); b.Dx() < nfiq2.MinWidth || b.Dy() < nfiq2.MinHeight {
+		// Not the applicant's fault: no placement can help. Say so, so the technician
+		// overrides (or the station gets a larger sensor) instead of retrying.
+		out.Hints = []string{fmt.Sprintf("this reader's images (%d×%d) are smaller than NFIQ 2's minimum of %d×%d pixels: quality cannot be scored; override with a reason", b.Dx(), b.Dy(), nfiq2.MinWidth, nfiq2.MinHeight)}
+		return out, nil
+	}
 	var mins []minutiae.Minutia
 	res, err := a.model.ComputeWith(g, nfiq2.Resolution, func(c *image.Gray, ppi int) ([]minutiae.Minutia, error) {
 		ms, err := minutiae.Extract(c, ppi)
 		mins = ms
 		return ms, err
 	})
-	out := &session.FingerAssessment{Quality: protocol.Quality{Alg: "NFIQ2", Ver: "2.3"}}
 	if err != nil {
 		if errors.Is(err, nfiq2.ErrInvalidImageSize) || errors.Is(err, nfiq2.ErrMeasure) {
 			out.Hints = []string{"no usable fingerprint: place the finger flat in the centre of the sensor"}

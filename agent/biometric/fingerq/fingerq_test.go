@@ -71,3 +71,25 @@ func TestResample508(t *testing.T) {
 		t.Fatal("1000 ppi accepted")
 	}
 }
+
+// An R503's 192×192 image is below NFIQ 2's size limit: the hint must say that no
+// placement helps, rather than ask the applicant to try again.
+func TestSensorTooSmallForNFIQ2(t *testing.T) {
+	a, _ := New()
+	g, err := fpimage.ReadFile(prints[0].file, nil)
+	if err != nil {
+		t.Skipf("test print not found: %v", err)
+	}
+	small := image.NewGray(image.Rect(0, 0, 192, 192))
+	b := g.Bounds()
+	for y := range 192 {
+		copy(small.Pix[y*192:(y+1)*192], g.Pix[(b.Dy()/2-96+y)*g.Stride+b.Dx()/2-96:])
+	}
+	res, err := a.AssessFinger(&fingerprint.Image{Gray: small, PPI: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Usable || res.Quality.Score != 0 || len(res.Hints) != 1 || !strings.Contains(res.Hints[0], "192×192") || strings.Contains(res.Hints[0], "place") {
+		t.Fatalf("192×192 image: %+v", res)
+	}
+}

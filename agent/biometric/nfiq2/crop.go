@@ -13,12 +13,20 @@ type gray struct {
 
 func (g *gray) at(x, y int) uint8 { return g.pix[y*g.w+x] }
 
+// MinWidth and MinHeight are the smallest fingerprint area, in pixels at 500 ppi after
+// the white frame is cropped, that NFIQ 2 scores (NIST's limits: a smaller image is an
+// ErrInvalidImageSize). A 192×192 capacitive sensor such as the R503 is below them.
+const (
+	MinWidth  = 196
+	MinHeight = 196
+)
+
 // NIST's white-frame cropping and the size limits of its minutiae extractor.
 const (
 	nearWhite = 250 // a border row or column whose mean is above this is cropped
-	minWidth  = 196
+	minWidth  = MinWidth
 	maxWidth  = 800
-	minHeight = 196
+	minHeight = MinHeight
 	maxHeight = 1000
 )
 

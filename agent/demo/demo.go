@@ -39,18 +39,18 @@ import (
 
 // Options tune the demo.
 type Options struct {
-	Dir      string // working directory (keys, state, logs); a new temporary one if empty
-	Images   string // fingerprint images the reader serves (PGM/PNG/TIFF directory)
-	Fast     bool   // unpaced reader: bytes as fast as the pty takes them (not the real line rate)
-	Seed     uint64 // reader seed
-	Reader   string // simulated module: R307 (default) or AS608
+	Dir    string // working directory (keys, state, logs); a new temporary one if empty
+	Images string // fingerprint images the reader serves (PGM/PNG/TIFF directory)
+	Fast   bool   // unpaced reader: bytes as fast as the pty takes them (not the real line rate)
+	Seed   uint64 // reader seed
+	Reader string // simulated module: R307 (default) or AS608
 	// FingerFrames is pad.finger_frames: images per finger placement. Zero means 1 when
 	// paced (a second R307 image takes 3.5 s more a finger, and the session would not
 	// fit in a minute) and 2 with Fast.
 	FingerFrames int
-	FaceSeed uint64 // camera seed: the simulated applicant
-	Fingers  []protocol.FingerPos
-	Face     bool
+	FaceSeed     uint64 // camera seed: the simulated applicant
+	Fingers      []protocol.FingerPos
+	Face         bool
 	// Printers: Progress prints the tablet's view of each event, Record the verified
 	// record.
 	Progress func(*protocol.Progress)

@@ -132,7 +132,9 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 	var source fpsim.Source
 	if o.Images == "" {
 		// Live fingers whose frames change between images as the PAD models expect.
-		source = &presentations.Live{Seed: o.Seed, Timing: timing}
+		// Frames 0 to 2: the presence check's image, the captured one, the PAD's
+		// second. Spare placements for retries.
+		source = newPrefetch(&presentations.Live{Seed: o.Seed, Timing: timing}, len(orAll(o.Fingers))+4, 3)
 	}
 	sim, err := r30xsim.Start(r30xsim.Config{
 		LineConfig: fpsim.LineConfig{Link: link, Unpaced: o.Fast, Seed: o.Seed},

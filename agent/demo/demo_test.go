@@ -27,13 +27,13 @@ func TestDemoSessionAndContactSheet(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := Run(ctx, &out, Options{Dir: t.TempDir(), Images: "../../drivers/fingerprint/fpsim/testdata/sfinge", Fast: true, Seed: 1, FaceSeed: 3,
+	err := Run(ctx, &out, Options{Dir: t.TempDir(), Fast: true, Seed: 1, FaceSeed: 3,
 		Fingers: []protocol.FingerPos{1, 2, 7}, Face: true,
 		Progress: func(p *protocol.Progress) { events = append(events, p.Event) },
 		Record:   func(r *protocol.Record, _ *protocol.Envelope, b *protocol.Body) { rec, body = r, b },
 	})
 	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
+		t.Fatalf("demo: %v\n%s\nevents: %v", err, out.String(), events)
 	}
 	if rec == nil || len(rec.Items) != 4 || len(body.Items) != 7 {
 		t.Fatalf("record: %+v", rec)

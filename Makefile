@@ -56,7 +56,9 @@ bench:
 
 # Every benchmark once, as a smoke test (CI).
 bench-smoke:
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./... >/dev/null
+	@echo "go test -run='^$$' -bench=. -benchtime=1x ./..."
+	@out=$$(mktemp); if $(GO) test -run='^$$' -bench=. -benchtime=1x ./... >$$out 2>&1; then rm -f $$out; \
+	  else grep -v '^Benchmark\|^goos\|^goarch\|^pkg\|^cpu\|^ok\|^PASS' $$out; rm -f $$out; exit 1; fi
 
 # Each fuzz target for FUZZTIME (default 30s): make fuzz FUZZTIME=1m
 fuzz:

@@ -156,7 +156,7 @@ func TestMaintainerScripts(t *testing.T) {
 		},
 		{
 			name: "remove stops the agent last", script: "prerm", args: []string{"remove"}, systemd: true,
-			want: []string{"deb-systemd-invoke stop captura-agent-idle-restart.path captura-agent-idle-restart.service captura-agent.service"},
+			want: []string{"deb-systemd-invoke stop captura-agent-idle-restart.path captura-agent-idle-restart.service captura-rollback.service captura-agent.service"},
 		},
 		{
 			name: "upgrade does not stop the agent", script: "prerm", args: []string{"upgrade", "0.2-1"}, systemd: true,
@@ -169,7 +169,7 @@ func TestMaintainerScripts(t *testing.T) {
 		},
 		{
 			name: "postrm purge forgets the units", script: "postrm", args: []string{"purge"},
-			want: []string{"deb-systemd-helper purge captura-agent-idle-restart.path captura-agent-idle-restart.service captura-agent.service"},
+			want: []string{"deb-systemd-helper purge captura-agent-idle-restart.path captura-agent-idle-restart.service captura-agent.service captura-rollback.service"},
 		},
 	}
 	for _, sc := range scenarios {

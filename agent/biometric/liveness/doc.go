@@ -66,17 +66,19 @@
 //   - frozen-frames: two identical frames, which no real sensor delivers (score 1).
 //
 // A logistic model fitted on training seeds combines them (weights.go): alone, the best
-// of them (darkening) would misjudge 16% of the bona fide or the casts of the R307
-// training runs; together they misjudged 1 to 4% of a held-out seed's presentations.
+// of them would misjudge 20% of the bona fide or the casts of the R307 training runs;
+// together they misjudged 0 to 5% of a held-out seed's presentations (the README has
+// the evaluation on unseen seeds).
 // The cues depend on the sensor (resolution, bit depth, optics, the interval between
 // frames), so there is one model per sensor geometry: the R307/AS608 (256×288) and the
 // R503 (192×192; its frames are only 1.9 s apart, and it misjudged 2 to 7% of a
 // held-out seed's presentations). Other geometries, such as the GT-521's 202×258, use
 // the R307's model, uncalibrated.
 //
-// A finger lifted before the second image is judged on the first alone (texture, soft
-// edges and history; method "one frame", cue one-frame-only): much weaker (6 to 12%
-// errors in the training runs), and said so.
+// A finger lifted before the second image, or every finger when pad.finger_frames is 1,
+// is judged on the first alone (texture, soft edges and history; method "one frame",
+// cue one-frame-only): much weaker (4 to 14% errors on held-out training seeds), and
+// said so.
 //
 // What is physically out of reach here and what better hardware adds: the R30x and
 // GT-521 protocols have no fake-finger signal and no way to read a partial or

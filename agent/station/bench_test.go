@@ -1,6 +1,7 @@
 package station_test
 
 import (
+	"bytes"
 	"image"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/captura-claim/captura/agent/biometric/face"
 	"github.com/captura-claim/captura/agent/biometric/facecapture"
 	"github.com/captura-claim/captura/agent/biometric/fingerq"
+	"github.com/captura-claim/captura/agent/biometric/liveness"
 	"github.com/captura-claim/captura/agent/biometric/minutiae"
 	"github.com/captura-claim/captura/agent/store"
 	"github.com/captura-claim/captura/drivers/camera"
@@ -23,7 +25,9 @@ import (
 // BenchmarkSessionCompute is the station's computing per session, device time excluded:
 // for ten R307-sized fingers NFIQ 2 with minutiae and the two standard records each, the
 // face checks on one 1280x720 still and its token record, then sealing, signing and
-// committing the record (fsync). PAD is not included (no PAD method is configured here).
+// committing the record (fsync), and the finger PAD on two frames of each finger (the
+// second a shifted, re-noised copy). The face challenge's PAD compute is measured apart
+// (liveness.BenchmarkFacePAD): it runs on preview frames before the still.
 func BenchmarkSessionCompute(b *testing.B) {
 	q, err := fingerq.New()
 	if err != nil {
@@ -33,13 +37,27 @@ func BenchmarkSessionCompute(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var fingers []*image.Gray
+	var fingers, seconds []*image.Gray
+	sensor := fpsim.Sensor{Width: 256, Height: 288, PPI: 500}
 	for i := 0; i < 10; i++ {
 		g, err := src.Frame(i, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		fingers = append(fingers, fpsim.Fit(g, fpsim.SourcePPI(src), fpsim.Sensor{Width: 256, Height: 288, PPI: 500}))
+		g2, err := src.Frame(i, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fingers = append(fingers, fpsim.Fit(g, fpsim.SourcePPI(src), sensor))
+		seconds = append(seconds, fpsim.Fit(g2, fpsim.SourcePPI(src), sensor))
+	}
+	hist, err := liveness.NewHistory(nil, 2000, bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pad, err := liveness.NewFingerPAD(0.5, hist, nil)
+	if err != nil {
+		b.Fatal(err)
 	}
 	cam, _ := camerasim.New(&camerasim.Opts{Seed: 3})
 	still, err := cam.Still(b.Context(), camera.Request{Size: camera.Size{W: 1280, H: 720}})
@@ -60,6 +78,7 @@ func BenchmarkSessionCompute(b *testing.B) {
 		body := &protocol.Body{V: 1, Record: rec.ID}
 		for i, g := range fingers {
 			pos := protocol.FingerPos(i + 1)
+			d := pad.Judge(g, seconds[i], nil)
 			a, err := q.AssessFinger(&fingerprint.Image{Gray: g, PPI: 500, Captured: time.Now()})
 			if err != nil {
 				b.Fatal(err)
@@ -75,7 +94,7 @@ func BenchmarkSessionCompute(b *testing.B) {
 			fmrBytes, _ := fmr.Encode(t)
 			body.Items = append(body.Items, protocol.BodyItem{Mod: protocol.ModFinger, Pos: pos, Format: protocol.FormatFIR, Data: firBytes},
 				protocol.BodyItem{Mod: protocol.ModFinger, Pos: pos, Format: protocol.FormatFMR, Data: fmrBytes})
-			rec.Items = append(rec.Items, protocol.Item{Mod: protocol.ModFinger, Pos: pos, Attempts: []protocol.Attempt{{N: 1, At: 1, Q: a.Quality}}})
+			rec.Items = append(rec.Items, protocol.Item{Mod: protocol.ModFinger, Pos: pos, Attempts: []protocol.Attempt{{N: 1, At: 1, Q: a.Quality, PAD: d.PAD}}})
 		}
 		rep, err := an.Analyze(stillImg)
 		if err != nil || !rep.Found {

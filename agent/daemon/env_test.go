@@ -58,6 +58,9 @@ func writeKey(t testing.TB, path string, k crypto.Signer) {
 }
 
 // newEnv prepares keys, a configuration, the reader simulator and the gateway.
+// fingerMaxDwell is how long the simulated person keeps a finger down at most.
+const fingerMaxDwell = time.Second
+
 func newEnv(t testing.TB, brokerURL string, extra string) *env {
 	t.Helper()
 	dir := t.TempDir()
@@ -79,8 +82,11 @@ func newEnv(t testing.TB, brokerURL string, extra string) *env {
 	sim, err := r30xsim.Start(r30xsim.Config{
 		LineConfig: fpsim.LineConfig{Link: link, Unpaced: true, Seed: 1},
 		Model:      "R307", Baud: 115200, Source: liveSource(t),
-		// Two images per placement: the finger PAD takes a second one while the finger stays.
-		Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 20 * time.Millisecond, LiftDelay: 10 * time.Millisecond, FramesPerPlacement: 2},
+		// Two images per placement: the finger PAD takes a second one while the finger
+		// stays. An agent killed mid-placement never takes the second: the person lifts
+		// anyway (MaxDwell), within the next session's lift timeout (3 s).
+		Finger: fpsim.FingerConfig{Mode: fpsim.FingerAuto, ArriveDelay: 20 * time.Millisecond, LiftDelay: 10 * time.Millisecond,
+			FramesPerPlacement: 2, MaxDwell: fingerMaxDwell},
 	})
 	if err != nil {
 		t.Fatal(err)

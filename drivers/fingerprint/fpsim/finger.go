@@ -51,6 +51,9 @@ type FingerConfig struct {
 	ArriveDelay        time.Duration // auto: 400 ms after the first presence query
 	LiftDelay          time.Duration // auto: 150 ms after the last upload
 	FramesPerPlacement int           // auto: 1 upload per placement
+	// MaxDwell (auto): a person keeps a finger on the sensor this long at most, uploads
+	// or not — the host may have died mid-placement. Zero: until the uploads are done.
+	MaxDwell time.Duration
 	On, Off            time.Duration // periodic: 3 s on, 2 s off
 }
 
@@ -65,6 +68,7 @@ type Finger struct {
 	uploads   int
 	arriveAt  time.Time
 	liftAt    time.Time
+	placedAt  time.Time
 	start     time.Time
 	now       func() time.Time
 }
@@ -116,7 +120,9 @@ func (f *Finger) presentLocked() bool {
 		}
 		f.present = on
 	case FingerAuto:
-		if f.present && !f.liftAt.IsZero() && !now.Before(f.liftAt) {
+		lift := f.present && !f.liftAt.IsZero() && !now.Before(f.liftAt)
+		dwelt := f.present && f.cfg.MaxDwell > 0 && !now.Before(f.placedAt.Add(f.cfg.MaxDwell))
+		if lift || dwelt {
 			f.present, f.liftAt = false, time.Time{}
 		}
 		if !f.present {
@@ -137,6 +143,7 @@ func (f *Finger) place() {
 		f.placement++
 		f.frame, f.uploads = 0, 0
 		f.liftAt = time.Time{}
+		f.placedAt = f.now()
 	}
 }
 

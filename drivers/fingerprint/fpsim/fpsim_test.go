@@ -234,3 +234,23 @@ func TestFingerAuto(t *testing.T) {
 }
 
 func errUnplugged() error { return fingerprint.ErrUnplugged }
+
+// A host that dies mid-placement never uploads: with MaxDwell the person still lifts.
+func TestFingerAutoMaxDwell(t *testing.T) {
+	f := fpsim.NewFinger(fpsim.FingerConfig{ArriveDelay: 10 * time.Millisecond, FramesPerPlacement: 2, MaxDwell: 80 * time.Millisecond}, false)
+	f.Present()
+	time.Sleep(20 * time.Millisecond)
+	if !f.Present() {
+		t.Fatal("finger did not arrive")
+	}
+	f.Capture()
+	f.Uploaded() // one of two uploads, then the host is gone
+	time.Sleep(30 * time.Millisecond)
+	if !f.Present() {
+		t.Fatal("finger lifted before MaxDwell with uploads outstanding")
+	}
+	time.Sleep(70 * time.Millisecond)
+	if f.Present() {
+		t.Fatal("finger still on the sensor after MaxDwell")
+	}
+}

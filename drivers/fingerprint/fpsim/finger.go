@@ -54,7 +54,7 @@ type FingerConfig struct {
 	// MaxDwell (auto): a person keeps a finger on the sensor this long at most, uploads
 	// or not — the host may have died mid-placement. Zero: until the uploads are done.
 	MaxDwell time.Duration
-	On, Off            time.Duration // periodic: 3 s on, 2 s off
+	On, Off  time.Duration // periodic: 3 s on, 2 s off
 }
 
 // Finger is the simulated finger. Placements are numbered from 0; frames (images taken

@@ -130,11 +130,13 @@ func Run(ctx context.Context, out io.Writer, o Options) error {
 		return err
 	}
 	var source fpsim.Source
+	var fingersReady <-chan struct{}
 	if o.Images == "" {
 		// Live fingers whose frames change between images as the PAD models expect.
 		// Frames 0 to 2: the presence check's image, the captured one, the PAD's
 		// second. Spare placements for retries.
-		source = newPrefetch(&presentations.Live{Seed: o.Seed, Timing: timing}, len(orAll(o.Fingers))+4, 3)
+		pf := newPrefetch(&presentations.Live{Seed: o.Seed, Timing: timing}, len(orAll(o.Fingers))+4, 3)
+		source, fingersReady = pf, pf.done
 	}
 	sim, err := r30xsim.Start(r30xsim.Config{
 		LineConfig: fpsim.LineConfig{Link: link, Unpaced: o.Fast, Seed: o.Seed},
@@ -256,6 +258,15 @@ finger_frames = %d
 		return err
 	}
 
+	if fingersReady != nil {
+		// The applicant's fingers are grown ahead (a nil channel is never ready, hence the
+		// check): a module must answer GenImg in about half a second.
+		select {
+		case <-fingersReady:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	txn := "DEMO-" + time.Now().UTC().Format("20060102-150405")
 	say("capture session for transaction %s: %d fingers%s", txn, len(orAll(o.Fingers)), map[bool]string{true: " and the face", false: ""}[o.Face])
 	id, err := tab.Capture(ctx, txn, o.Fingers, o.Face, o.Progress)

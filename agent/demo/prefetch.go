@@ -13,9 +13,10 @@ import (
 // while it answers GenImg, which a real module does in about half a second: without
 // this the module's answer could be late and the driver time out.
 type prefetch struct {
-	src fpsim.Source
-	mu  sync.Mutex
-	m   map[[2]int]*frameOnce
+	src  fpsim.Source
+	mu   sync.Mutex
+	m    map[[2]int]*frameOnce
+	done chan struct{} // closed once every prefetched frame is rendered
 }
 
 type frameOnce struct {
@@ -27,7 +28,7 @@ type frameOnce struct {
 // newPrefetch starts rendering frames 0 to frames-1 of placements 0 to n-1 on two
 // goroutines; they stop when done.
 func newPrefetch(src fpsim.Source, n, frames int) *prefetch {
-	p := &prefetch{src: src, m: map[[2]int]*frameOnce{}}
+	p := &prefetch{src: src, m: map[[2]int]*frameOnce{}, done: make(chan struct{})}
 	next := make(chan int)
 	go func() {
 		for i := range n {
@@ -35,15 +36,17 @@ func newPrefetch(src fpsim.Source, n, frames int) *prefetch {
 		}
 		close(next)
 	}()
+	var wg sync.WaitGroup
 	for range 2 {
-		go func() {
+		wg.Go(func() {
 			for pl := range next {
 				for f := range frames {
 					p.Frame(pl, f)
 				}
 			}
-		}()
+		})
 	}
+	go func() { wg.Wait(); close(p.done) }()
 	return p
 }
 

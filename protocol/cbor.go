@@ -44,29 +44,53 @@ var (
 	rawMode cbor.DecMode // same, used to split maps into raw fields
 )
 
-func init() {
-	// Building the codec tables touches no hardware and cannot fail with these options.
-	var err error
+// CBORLimits bound what a strict decoder accepts (nesting depth, array length, map size).
+type CBORLimits struct {
+	MaxNestedLevels, MaxArrayElements, MaxMapPairs int
+}
+
+// StrictCBOR returns the project's CBOR codec for a message family with its own limits:
+// RFC 8949 §4.2.1 core deterministic encoding, and a decoder that rejects duplicate map
+// keys, indefinite lengths, tags, invalid UTF-8, unknown fields and integer conversions.
+// Other packages whose wire formats are CBOR (update jobs, update bundles) use it so
+// that every decoder of outside bytes is equally strict.
+func StrictCBOR(l CBORLimits) (cbor.EncMode, cbor.DecMode, error) {
 	eo := cbor.CoreDetEncOptions()
 	eo.ByteArray = cbor.ByteArrayToByteSlice
-	if encMode, err = eo.EncMode(); err != nil {
-		panic(err)
+	em, err := eo.EncMode()
+	if err != nil {
+		return nil, nil, err
 	}
-	do := cbor.DecOptions{
+	dm, err := strictDecOptions(l).DecMode()
+	if err != nil {
+		return nil, nil, err
+	}
+	return em, dm, nil
+}
+
+func strictDecOptions(l CBORLimits) cbor.DecOptions {
+	return cbor.DecOptions{
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		IndefLength:       cbor.IndefLengthForbidden,
 		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   16,
-		MaxArrayElements:  1 << 14,
-		MaxMapPairs:       1 << 12,
+		MaxNestedLevels:   l.MaxNestedLevels,
+		MaxArrayElements:  l.MaxArrayElements,
+		MaxMapPairs:       l.MaxMapPairs,
 		UTF8:              cbor.UTF8RejectInvalid,
 		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
 		IntDec:            cbor.IntDecConvertNone,
 	}
-	if decMode, err = do.DecMode(); err != nil {
+}
+
+func init() {
+	// Building the codec tables touches no hardware and cannot fail with these options.
+	limits := CBORLimits{MaxNestedLevels: 16, MaxArrayElements: 1 << 14, MaxMapPairs: 1 << 12}
+	var err error
+	if encMode, decMode, err = StrictCBOR(limits); err != nil {
 		panic(err)
 	}
+	do := strictDecOptions(limits)
 	do.ExtraReturnErrors = cbor.ExtraDecErrorNone
 	if rawMode, err = do.DecMode(); err != nil {
 		panic(err)

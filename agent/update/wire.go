@@ -158,24 +158,7 @@ var (
 
 func init() {
 	var err error
-	eo := cbor.CoreDetEncOptions()
-	eo.ByteArray = cbor.ByteArrayToByteSlice
-	if encMode, err = eo.EncMode(); err != nil {
-		panic(err)
-	}
-	do := cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  1024,
-		MaxMapPairs:       64,
-		UTF8:              cbor.UTF8RejectInvalid,
-		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		IntDec:            cbor.IntDecConvertNone,
-	}
-	if decMode, err = do.DecMode(); err != nil {
+	if encMode, decMode, err = protocol.StrictCBOR(protocol.CBORLimits{MaxNestedLevels: 8, MaxArrayElements: 1024, MaxMapPairs: 64}); err != nil {
 		panic(err)
 	}
 }

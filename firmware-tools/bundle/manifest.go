@@ -9,6 +9,8 @@ import (
 	"unicode"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/captura-claim/captura/protocol"
 )
 
 // Format limits, checked before anything else.
@@ -81,24 +83,7 @@ var (
 
 func init() {
 	var err error
-	eo := cbor.CoreDetEncOptions()
-	eo.ByteArray = cbor.ByteArrayToByteSlice
-	if encMode, err = eo.EncMode(); err != nil {
-		panic(err)
-	}
-	do := cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  4096,
-		MaxMapPairs:       64,
-		UTF8:              cbor.UTF8RejectInvalid,
-		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		IntDec:            cbor.IntDecConvertNone,
-	}
-	if decMode, err = do.DecMode(); err != nil {
+	if encMode, decMode, err = protocol.StrictCBOR(protocol.CBORLimits{MaxNestedLevels: 8, MaxArrayElements: 4096, MaxMapPairs: 64}); err != nil {
 		panic(err)
 	}
 }

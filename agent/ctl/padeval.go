@@ -25,7 +25,8 @@ func runPADEval(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	n := fs.Int("n", 20, "presentations per species")
 	only := fs.String("only", "", "evaluate one modality: face or finger")
 	reader := fs.String("reader", "R307", "simulated fingerprint module: R307, R503 or GT-521F52")
-	cfgPath := fs.String("config", "", "agent configuration file for pad.face_threshold, pad.finger_threshold and pad.history (default: the built-in defaults)")
+	cfgPath := fs.String("config", "", "agent configuration file for pad.face_threshold, pad.finger_threshold, pad.history and pad.finger_frames (default: the built-in defaults)")
+	frames := fs.Int("frames", 0, "finger images per placement, 1 or 2 (default: pad.finger_frames, 2)")
 	verbose := fs.Bool("v", false, "list every misclassified presentation with its score and cues")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -55,7 +56,14 @@ func runPADEval(env *cli.Env, fs *flag.FlagSet, args []string) error {
 		cfg = c
 	}
 	o := padeval.Options{Seed: *seed, N: *n, Reader: *reader, FaceThreshold: cfg.PAD.FaceThreshold,
-		FingerThreshold: cfg.PAD.FingerThreshold, History: cfg.PAD.History}
+		FingerThreshold: cfg.PAD.FingerThreshold, History: cfg.PAD.History, FingerFrames: cfg.PAD.FingerFrames}
+	switch *frames {
+	case 0:
+	case 1, 2:
+		o.FingerFrames = *frames
+	default:
+		return cli.Usagef("--frames %d: want 1 or 2", *frames)
+	}
 	switch *only {
 	case "":
 	case padeval.Face, padeval.Finger:

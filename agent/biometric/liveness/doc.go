@@ -63,22 +63,35 @@
 //   - soft edges (soft-ridge-edges): the fraction of fingerprint pixels half-way
 //     between ridge and valley: skin pressed on the platen gives sharp ridge edges, a
 //     cast has lost them.
+//   - ridge detail (smooth-along-ridges, smooth-ridge-crests): the energy of the second
+//     difference along the local ridge direction (structure tensor over 11×11 pixels),
+//     2.5 pixels (0.13 mm) each way, over the local contrast energy; over the whole
+//     print and over ridge pixels only. Along a ridge the ridge pattern cancels and what
+//     lies on the ridge remains: pores, the skin's micro-texture, breaks in a dry ridge's
+//     contact (the "ridge signal" of Tan and Schuckers' wavelet methods, 2006–2008). A
+//     cast reproduces the ridges but not that detail (the material's resolution,
+//     smoothing as it sets). Unlike sweat it needs no time to show, so it holds for the
+//     fingers that barely sweat (cold or dry skin), which the temporal cues miss.
+//   - ink (thin-ridges): the fraction of the print darker than its surroundings (the
+//     ridges' share of the period). Moisture and pressure widen ridges and moisture
+//     also hides texture; with ink the model asks less texture of a wet finger.
 //   - frozen-frames: two identical frames, which no real sensor delivers (score 1).
 //
 // A logistic model fitted on training seeds combines them (weights.go): alone, the best
-// of them would misjudge 20% of the bona fide or the casts of the R307 training runs;
-// together they misjudged 0 to 5% of a held-out seed's presentations (the README has
-// the evaluation on unseen seeds).
+// of them (ridge detail) would misjudge 2.4% of the bona fide or the casts of the R307
+// training runs, the best temporal cue 14%; together they misjudged 0 to 2% of a
+// held-out seed's presentations (the README has the evaluation on unseen seeds).
 // The cues depend on the sensor (resolution, bit depth, optics, the interval between
 // frames), so there is one model per sensor geometry: the R307/AS608 (256×288) and the
-// R503 (192×192; its frames are only 1.9 s apart, and it misjudged 2 to 7% of a
-// held-out seed's presentations). Other geometries, such as the GT-521's 202×258, use
+// R503 (192×192; its frames are only 1.9 s apart; it misjudged 0 to 4% of a held-out
+// seed's presentations). Other geometries, such as the GT-521's 202×258, use
 // the R307's model, uncalibrated.
 //
 // A finger lifted before the second image, or every finger when pad.finger_frames is 1,
-// is judged on the first alone (texture, soft edges and history; method "one frame",
-// cue one-frame-only): much weaker (4 to 14% errors on held-out training seeds), and
-// said so.
+// is judged on the first alone (texture, soft edges, ink, ridge detail and history;
+// method "one frame", cue one-frame-only): 0 to 4% errors on held-out training seeds
+// (R307; R503 0 to 5%), against 0 to 2% with two frames — the ridge detail carries
+// most of the judgement — but it misses what only time shows, and says so.
 //
 // What is physically out of reach here and what better hardware adds: the R30x and
 // GT-521 protocols have no fake-finger signal and no way to read a partial or

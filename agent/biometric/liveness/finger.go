@@ -14,23 +14,26 @@ import (
 
 // Finger PAD method names written into records.
 const (
-	FingerMethod       = "captura-finger-pad/1: two frames (perspiration, change, texture), replay history"
-	FingerMethodSingle = "captura-finger-pad/1: one frame (texture), replay history"
+	FingerMethod       = "captura-finger-pad/2: two frames (perspiration, change, texture, ridge detail), replay history"
+	FingerMethodSingle = "captura-finger-pad/2: one frame (texture, ridge detail), replay history"
 )
 
 // Finger cue names (protocol.PAD.Cues).
 const (
-	CueModuleFake  = "module-fake-finger" // the module's own fake-finger signal
-	CueReplayExact = "replay-exact"       // identical to an earlier capture at this station
-	CueReplayNear  = "replay-near"        // a near copy of an earlier capture
-	CueFrozen      = "frozen-frames"      // two frames of one placement are identical
-	CueNoChange    = "no-change"          // nothing changed between the frames
-	CueNoSweat     = "no-perspiration"    // no darkening from sweat or moisture
-	CueNoFill      = "no-valley-filling"  // the valleys did not darken more than the ridges
-	CueNoSpots     = "no-pore-spots"      // no localised change at the pores
-	CueUniform     = "uniform-ridges"     // ridges too even for skin
-	CueSoftEdges   = "soft-ridge-edges"   // ridge edges too soft for skin on the platen
-	CueOneFrame    = "one-frame-only"     // the finger left before the second frame
+	CueModuleFake  = "module-fake-finger"  // the module's own fake-finger signal
+	CueReplayExact = "replay-exact"        // identical to an earlier capture at this station
+	CueReplayNear  = "replay-near"         // a near copy of an earlier capture
+	CueFrozen      = "frozen-frames"       // two frames of one placement are identical
+	CueNoChange    = "no-change"           // nothing changed between the frames
+	CueNoSweat     = "no-perspiration"     // no darkening from sweat or moisture
+	CueNoFill      = "no-valley-filling"   // the valleys did not darken more than the ridges
+	CueNoSpots     = "no-pore-spots"       // no localised change at the pores
+	CueUniform     = "uniform-ridges"      // ridges too even for skin
+	CueSoftEdges   = "soft-ridge-edges"    // ridge edges too soft for skin on the platen
+	CueThinRidges  = "thin-ridges"         // ridges thin and light for the texture shown
+	CueSmooth      = "smooth-along-ridges" // no detail along the ridges (pores, texture)
+	CueSmoothCrest = "smooth-ridge-crests" // none on the ridge crests either
+	CueOneFrame    = "one-frame-only"      // the finger left before the second frame
 )
 
 // FingerOpts configure a FingerPAD.
@@ -167,11 +170,11 @@ func (p *FingerPAD) score(a, b *frameStats) (float64, []Cue, []float64) {
 	c := measureStats(a, b)
 	ms := modelsFor(a.p.w, a.p.h)
 	if b == nil {
-		x := []float64{c.Texture, c.Soft}
+		x := []float64{c.Texture, c.Soft, c.Ink, c.Detail, c.CrestDetail}
 		s, cues := ms.one.eval(x)
 		return s, cues, x
 	}
-	x := []float64{c.Change, c.Darkening, c.ValleyFill, c.Spots, c.Texture, c.Soft}
+	x := []float64{c.Change, c.Darkening, c.ValleyFill, c.Spots, c.Texture, c.Soft, c.Ink, c.Detail, c.CrestDetail}
 	s, cues := ms.two.eval(x)
 	if c.Frozen {
 		s = 1

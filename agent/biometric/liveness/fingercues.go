@@ -239,6 +239,20 @@ type fingerCues struct {
 	// half a local standard deviation of the local mean): skin gives sharp ridge
 	// edges, a cast has lost them (its ridges are moulded, then smoothed).
 	Soft float64
+	// Ink: the fraction of fingerprint pixels darker than their 11×11 surroundings,
+	// i.e. the ridges' share of the ridge period. Wet skin and a firm press widen the
+	// ridges, and moisture also hides the skin's texture: the model uses Ink to weigh
+	// Texture and Detail.
+	Ink float64
+	// Detail: the energy of the second difference along the local ridge direction
+	// (2.5 pixels, 0.13 mm, each way), per unit of local contrast energy, over the
+	// fingerprint. Along a ridge the ridge pattern cancels; what remains is what lies on
+	// it — pores, the skin's micro-texture, breaks in a dry ridge — and sensor noise. A
+	// cast reproduces the ridges but loses that detail (the casting material's
+	// resolution, smoothing as it sets).
+	Detail float64
+	// CrestDetail is Detail over ridge pixels only, where pores and contact breaks lie.
+	CrestDetail float64
 	// Frozen: the two frames are identical, which no real sensor delivers.
 	Frozen bool
 	// Area: fraction of the image inside the fingerprint mask.
@@ -248,16 +262,20 @@ type fingerCues struct {
 }
 
 // textureCue measures the ridge-centre intensity spread of one frame, the fraction of
-// soft (intermediate) pixels, and the fraction of the frame in the fingerprint.
-func textureCue(st *frameStats, mask []bool) (texture, soft, area float64) {
+// soft (intermediate) pixels, the fraction of dark (ink) pixels, and the fraction of
+// the frame in the fingerprint.
+func textureCue(st *frameStats, mask []bool) (texture, soft, ink, area float64) {
 	p, m11, s11, m3 := st.p, st.m11, st.q11, st.m3
 	var vals []float64
-	var fg, mid int
+	var fg, mid, dark int
 	for i := range p.v {
 		if !mask[i] {
 			continue
 		}
 		fg++
+		if p.v[i] < m11[i] {
+			dark++
+		}
 		sd := math.Sqrt(math.Max(1, float64(s11[i]-m11[i]*m11[i])))
 		if math.Abs(float64(p.v[i]-m11[i])) < 0.5*sd {
 			mid++
@@ -270,9 +288,10 @@ func textureCue(st *frameStats, mask []bool) (texture, soft, area float64) {
 	area = float64(fg) / float64(len(p.v))
 	if fg > 0 {
 		soft = float64(mid) / float64(fg)
+		ink = float64(dark) / float64(fg)
 	}
 	if len(vals) < 50 {
-		return 0, soft, area
+		return 0, soft, ink, area
 	}
 	var s, s2 float64
 	for _, v := range vals {
@@ -280,7 +299,110 @@ func textureCue(st *frameStats, mask []bool) (texture, soft, area float64) {
 		s2 += v * v
 	}
 	n := float64(len(vals))
-	return math.Sqrt(math.Max(0, s2/n-(s/n)*(s/n))), soft, area
+	return math.Sqrt(math.Max(0, s2/n-(s/n)*(s/n))), soft, ink, area
+}
+
+// tensor holds the summed-area tables of the gradient products g_x², g_y² and g_x·g_y
+// (central differences), from which the structure tensor over any box is four lookups.
+type tensor struct {
+	w          int // table width: image width + 1
+	xx, yy, xy []float64
+}
+
+func newTensor(p plane) *tensor {
+	w, h := p.w, p.h
+	t := &tensor{w: w + 1, xx: make([]float64, (w+1)*(h+1)), yy: make([]float64, (w+1)*(h+1)), xy: make([]float64, (w+1)*(h+1))}
+	for y := 0; y < h; y++ {
+		var rxx, ryy, rxy float64
+		for x := 0; x < w; x++ {
+			if x > 0 && y > 0 && x < w-1 && y < h-1 {
+				i := y*w + x
+				gx := float64(p.v[i+1] - p.v[i-1])
+				gy := float64(p.v[i+w] - p.v[i-w])
+				rxx += gx * gx
+				ryy += gy * gy
+				rxy += gx * gy
+			}
+			j := (y+1)*t.w + x + 1
+			t.xx[j] = t.xx[j-t.w] + rxx
+			t.yy[j] = t.yy[j-t.w] + ryy
+			t.xy[j] = t.xy[j-t.w] + rxy
+		}
+	}
+	return t
+}
+
+// tangent returns the unit ridge direction at (x, y): perpendicular to the dominant
+// gradient of the (2r+1)² box around it, which must lie inside the image.
+func (t *tensor) tangent(x, y, r int) (float32, float32) {
+	a, b := (y-r)*t.w+x-r, (y-r)*t.w+x+r+1
+	c, d := (y+r+1)*t.w+x-r, (y+r+1)*t.w+x+r+1
+	sxx := t.xx[d] - t.xx[b] - t.xx[c] + t.xx[a]
+	syy := t.yy[d] - t.yy[b] - t.yy[c] + t.yy[a]
+	sxy := t.xy[d] - t.xy[b] - t.xy[c] + t.xy[a]
+	// The gradient's doubled angle is (sxx-syy, 2sxy); halve it without trigonometry.
+	c2, s2 := sxx-syy, 2*sxy
+	n := math.Hypot(c2, s2)
+	if n == 0 {
+		return 1, 0
+	}
+	c2 /= n
+	gc := math.Sqrt(math.Max(0, (1+c2)/2))
+	gs := math.Sqrt(math.Max(0, (1-c2)/2))
+	if s2 < 0 {
+		gs = -gs
+	}
+	return float32(-gs), float32(gc)
+}
+
+// at samples p bilinearly at (x, y), clamped to the image.
+func (p plane) at(x, y float32) float32 {
+	ix, iy := int(math.Floor(float64(x))), int(math.Floor(float64(y)))
+	ix, iy = min(max(ix, 0), p.w-2), min(max(iy, 0), p.h-2)
+	fx, fy := min(max(x-float32(ix), 0), 1), min(max(y-float32(iy), 0), 1)
+	i := iy*p.w + ix
+	a, b, c, d := p.v[i], p.v[i+1], p.v[i+p.w], p.v[i+p.w+1]
+	return a + (b-a)*fx + (c-a)*fy + (a-b-c+d)*fx*fy
+}
+
+// detailStep is how far along the ridge detailCue looks each way, in pixels: longer
+// than a pore (about 0.1 mm) and short enough that a curved ridge stays straight.
+const detailStep = 2.5
+
+// detailCue measures Detail and CrestDetail (see fingerCues) on one frame, at every
+// other pixel of every other row (a quarter of the pixels is plenty for an average and
+// keeps the PAD within its time budget).
+func detailCue(st *frameStats, mask []bool) (detail, crest float64) {
+	p := st.p
+	const r = 5 // the 11×11 box of the structure tensor
+	tn := newTensor(p)
+	var e, n, ec, nc float64
+	for y := r; y < p.h-r-1; y += 2 {
+		for x := r; x < p.w-r-1; x += 2 {
+			i := y*p.w + x
+			if !mask[i] {
+				continue
+			}
+			tx, ty := tn.tangent(x, y, r)
+			dx, dy := detailStep*tx, detailStep*ty
+			fx, fy := float32(x), float32(y)
+			d := float64(p.v[i] - 0.5*(p.at(fx+dx, fy+dy)+p.at(fx-dx, fy-dy)))
+			sd2 := math.Max(1, float64(st.q11[i]-st.m11[i]*st.m11[i]))
+			e += d * d / sd2
+			n++
+			if st.m3[i] < st.m11[i] {
+				ec += d * d / sd2
+				nc++
+			}
+		}
+	}
+	if n > 0 {
+		detail = e / n
+	}
+	if nc > 0 {
+		crest = ec / nc
+	}
+	return detail, crest
 }
 
 // measureFinger computes the cues of a presentation from its first and second frame
@@ -298,7 +420,8 @@ func measureStats(sa, sb *frameStats) fingerCues {
 	pa := sa.p
 	mask := fingerMask(pa)
 	var c fingerCues
-	c.Texture, c.Soft, c.Area = textureCue(sa, mask)
+	c.Texture, c.Soft, c.Ink, c.Area = textureCue(sa, mask)
+	c.Detail, c.CrestDetail = detailCue(sa, mask)
 	if sb == nil || sb.p.w != pa.w || sb.p.h != pa.h {
 		return c
 	}

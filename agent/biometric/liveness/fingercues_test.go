@@ -166,8 +166,8 @@ func TestTextureCue(t *testing.T) {
 		return v
 	})
 	ss, sm := newStats(smooth), newStats(mottled)
-	ts, _, _ := textureCue(ss, fingerMask(ss.p))
-	tm, _, _ := textureCue(sm, fingerMask(sm.p))
+	ts, _, _, _ := textureCue(ss, fingerMask(ss.p))
+	tm, _, _, _ := textureCue(sm, fingerMask(sm.p))
 	if tm < ts+0.1 {
 		t.Errorf("mottled ridges %.3f, uniform ridges %.3f: want the mottled ones higher", tm, ts)
 	}
@@ -201,9 +201,76 @@ func TestSoftEdgesCue(t *testing.T) {
 	})
 	soft := ridges(256, 288, 0.3, 0, 0, 2, 1) // sinusoidal profile
 	ss, so := newStats(sharp), newStats(soft)
-	_, fs, _ := textureCue(ss, fingerMask(ss.p))
-	_, fo, _ := textureCue(so, fingerMask(so.p))
+	_, fs, _, _ := textureCue(ss, fingerMask(ss.p))
+	_, fo, _, _ := textureCue(so, fingerMask(so.p))
 	if fo < fs+0.1 {
 		t.Errorf("soft edges %.3f, sharp edges %.3f: want soft well above", fo, fs)
+	}
+}
+
+func TestInkCue(t *testing.T) {
+	// The same ridges, thin (dry, light press) and widened (wet, firm press).
+	base := ridges(256, 288, 0.3, 0, 0, 2, 1)
+	thin := edit(base, func(_, _ int, v float64, _ bool) float64 { return 3*(v-140) + 240 })
+	wide := edit(base, func(_, _ int, v float64, _ bool) float64 { return 3*(v-140) + 40 })
+	ink := func(g *image.Gray) float64 {
+		st := newStats(g)
+		_, _, k, _ := textureCue(st, fingerMask(st.p))
+		return k
+	}
+	// A steep, offset tone curve saturates the profile into ridges about a third
+	// (thin) or two thirds (wide) of the period.
+	it, ib, iw := ink(thin), ink(base), ink(wide)
+	if !(it < ib-0.05 && iw > ib+0.05) || ib < 0.45 || ib > 0.55 {
+		t.Errorf("ink thin %.3f, base %.3f, wide %.3f: want thin < base (about 0.5) < wide", it, ib, iw)
+	}
+}
+
+func TestDetailCue(t *testing.T) {
+	// Along straight or gently curving ridges of any direction the pattern cancels:
+	// without noise the detail is small, and sensor noise adds about its own energy.
+	for _, theta := range []float64{0, 0.4, 0.8, 1.2, math.Pi / 2, 2.3} {
+		st := newStats(ridges(256, 288, theta, 0, 0, 0, 1))
+		d, c := detailCue(st, fingerMask(st.p))
+		if d > 0.03 || c > 0.03 {
+			t.Errorf("clean ridges at %.1f rad: detail %.4f, crest %.4f, want < 0.03", theta, d, c)
+		}
+	}
+	clean := ridges(256, 288, 0.6, 0, 0, 0, 1)
+	// Pores: small light dots on the ridge crests, about one every 7 pixels.
+	r := rand.New(rand.NewPCG(7, 7))
+	type dot struct{ x, y float64 }
+	var dots []dot
+	for i := 0; i < 900; i++ {
+		dots = append(dots, dot{20 + 216*r.Float64(), 20 + 248*r.Float64()})
+	}
+	pores := edit(clean, func(x, y int, v float64, valley bool) float64 {
+		if valley {
+			return v
+		}
+		for _, d := range dots {
+			if q := math.Hypot(float64(x)-d.x, float64(y)-d.y); q < 1.5 {
+				return v + 70*math.Exp(-q*q)
+			}
+		}
+		return v
+	})
+	sc, sp := newStats(clean), newStats(pores)
+	dc, cc := detailCue(sc, fingerMask(sc.p))
+	dp, cp := detailCue(sp, fingerMask(sp.p))
+	if dp < dc+0.015 || cp < cc+0.03 || cp < dp {
+		t.Errorf("pores: detail %.4f crest %.4f; clean: %.4f %.4f; want pores well above, most on the crests", dp, cp, dc, cc)
+	}
+	// A cast: the pored ridges smoothed along and across (3×3 mean twice) lose it.
+	sm := newStats(pores)
+	cast := image.NewGray(pores.Bounds())
+	blur := boxMean(plane{w: sm.p.w, h: sm.p.h, v: boxMean(sm.p, 1)}, 1)
+	for i, v := range blur {
+		cast.Pix[i] = uint8(math.Round(float64(v)))
+	}
+	sk := newStats(cast)
+	dk, ck := detailCue(sk, fingerMask(sk.p))
+	if dk > dp/2 || ck > cp/2 {
+		t.Errorf("smoothed cast: detail %.4f crest %.4f, pored skin %.4f %.4f: want under half", dk, ck, dp, cp)
 	}
 }

@@ -28,8 +28,8 @@ var (
 // weight that a real camera's slightly imperfect timing would turn into an alarm.
 var floors = map[string][]float64{
 	"faceModel":         {0.05, 0.1, 0.1, 0.1, 0.5, 0.1},
-	"fingerModel":       {0.1, 0.03, 0.03, 0.03, 0.02, 0.01},
-	"singleFingerModel": {0.02, 0.01},
+	"fingerModel":       {0.1, 0.03, 0.03, 0.03, 0.02, 0.01, 0.01, 0.005, 0.005},
+	"singleFingerModel": {0.02, 0.01, 0.01, 0.005, 0.005},
 }
 
 // sample is one training presentation.
@@ -139,7 +139,7 @@ func TestFit(t *testing.T) {
 				}
 				finger = append(finger, sample{r.Features, y, r.Species, fold})
 				if r.Species != "replay" {
-					single = append(single, sample{r.Features[4:6], y, r.Species, fold})
+					single = append(single, sample{r.Features[4:9], y, r.Species, fold})
 				}
 			}
 		}
@@ -181,8 +181,8 @@ func TestFit(t *testing.T) {
 		suffix = strings.NewReplacer("-", "", "F52", "").Replace(*fitReader)
 	}
 	if len(finger) > 0 {
-		fmt.Println(fit("fingerModel"+suffix, []string{"CueNoChange", "CueNoSweat", "CueNoFill", "CueNoSpots", "CueUniform", "CueSoftEdges"}, finger))
-		fmt.Println(fit("singleFingerModel"+suffix, []string{"CueUniform", "CueSoftEdges"}, single))
+		fmt.Println(fit("fingerModel"+suffix, []string{"CueNoChange", "CueNoSweat", "CueNoFill", "CueNoSpots", "CueUniform", "CueSoftEdges", "CueThinRidges", "CueSmooth", "CueSmoothCrest"}, finger))
+		fmt.Println(fit("singleFingerModel"+suffix, []string{"CueUniform", "CueSoftEdges", "CueThinRidges", "CueSmooth", "CueSmoothCrest"}, single))
 	}
 }
 

@@ -58,6 +58,9 @@ type Options struct {
 	FaceThreshold, FingerThreshold float64
 	// History is pad.history (default 2000; negative: none).
 	History int
+	// FingerFrames is pad.finger_frames: images per finger placement, 2 (default) or 1
+	// (the first image judged alone).
+	FingerFrames int
 	// Modalities to run; both when empty.
 	Modalities []string
 	// Reader is the simulated module: "R307" (default), "R503" or "GT-521F52".
@@ -128,6 +131,9 @@ func (o *Options) fill() {
 	}
 	if o.History == 0 {
 		o.History = 2000
+	}
+	if o.FingerFrames != 1 {
+		o.FingerFrames = 2
 	}
 	if o.History < 0 { // no replay history
 		o.History = 0
@@ -216,7 +222,7 @@ func (r *Report) Write(w io.Writer) error {
 	o := r.Options
 	var b strings.Builder
 	fmt.Fprintf(&b, "PAD evaluation on simulated presentations: seed %d, %d per species\n", o.Seed, o.N)
-	fmt.Fprintf(&b, "thresholds: face %.2f, finger %.2f; finger module %s (simulated)\n\n", o.FaceThreshold, o.FingerThreshold, o.Reader)
+	fmt.Fprintf(&b, "thresholds: face %.2f, finger %.2f; finger module %s (simulated), %d image(s) per placement\n\n", o.FaceThreshold, o.FingerThreshold, o.Reader, o.FingerFrames)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "modality\tspecies\tpresentations\tnot acquired\tmisclassified\tAPCER\tBPCER\t")
 	for _, row := range r.Rows {
@@ -348,9 +354,9 @@ type reader struct {
 }
 
 // startReader powers a simulated module serving src and opens the real driver on it.
-func startReader(ctx context.Context, model string, src fpsim.Source, seed uint64) (*reader, error) {
+func startReader(ctx context.Context, model string, src fpsim.Source, seed uint64, frames int) (*reader, error) {
 	line := fpsim.LineConfig{Unpaced: true, Seed: seed}
-	finger := fpsim.FingerConfig{Mode: fpsim.FingerAuto, FramesPerPlacement: 2}
+	finger := fpsim.FingerConfig{Mode: fpsim.FingerAuto, FramesPerPlacement: frames}
 	switch model {
 	case "R307", "AS608", "R503":
 		sim, err := r30xsim.Start(r30xsim.Config{LineConfig: line, Model: model, Baud: 115200, Source: src, Finger: finger})
@@ -404,7 +410,7 @@ func runFinger(ctx context.Context, o *Options, step func()) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pad, err := liveness.NewFingerPAD(o.FingerThreshold, hist, &liveness.FingerOpts{Log: o.Log})
+	pad, err := liveness.NewFingerPAD(o.FingerThreshold, hist, &liveness.FingerOpts{Log: o.Log, SingleFrame: o.FingerFrames == 1})
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +438,7 @@ func runFinger(ctx context.Context, o *Options, step func()) ([]Result, error) {
 	}
 	var out []Result
 	for _, sp := range species {
-		rd, err := startReader(ctx, o.Reader, sp.src, seed)
+		rd, err := startReader(ctx, o.Reader, sp.src, seed, o.FingerFrames)
 		if err != nil {
 			return out, err
 		}

@@ -52,13 +52,36 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
+// TestRunSingleFrame: with pad.finger_frames = 1 every finger is judged on its first
+// image alone (the one-frame model's five inputs), and the report says so.
+func TestRunSingleFrame(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Seed: 5, N: 2, Modalities: []string{Finger}, FingerFrames: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Err != "" {
+			t.Errorf("%s %d: %s", r.Species, r.Index, r.Err)
+			continue
+		}
+		if r.Species != "replay" && len(r.Features) != 5 {
+			t.Errorf("%s %d: %d features, want the one-frame model's 5", r.Species, r.Index, len(r.Features))
+		}
+	}
+	var b bytes.Buffer
+	rep.Write(&b)
+	if !strings.Contains(b.String(), "1 image(s) per placement") {
+		t.Errorf("report does not say one image:\n%s", b.String())
+	}
+}
+
 // TestReplayBytesIdentical: what the driver uploads from the simulator is exactly what
 // the source rendered, fitted and reduced to 4 bits, so a replay of the source's frame
 // reproduces an earlier capture byte for byte (the exact-hash case).
 func TestReplayBytesIdentical(t *testing.T) {
 	timing, captured, _ := ReaderTiming("R307")
 	live := &presentations.Live{Seed: 5, Timing: timing}
-	rd, err := startReader(context.Background(), "R307", live, 1)
+	rd, err := startReader(context.Background(), "R307", live, 1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,10 +82,13 @@
 // training runs, the best temporal cue 14%; together they misjudged 0 to 2% of a
 // held-out seed's presentations (the README has the evaluation on unseen seeds).
 // The cues depend on the sensor (resolution, bit depth, optics, the interval between
-// frames), so there is one model per sensor geometry: the R307/AS608 (256×288) and the
+// frames), so there is one model per sensor geometry: the R307/AS608 (256×288), the
 // R503 (192×192; its frames are only 1.9 s apart; it misjudged 0 to 4% of a held-out
-// seed's presentations). Other geometries, such as the GT-521's 202×258, use
-// the R307's model, uncalibrated.
+// seed's presentations) and the GT-521 (202×258 at 450 ppi, 8 bits, frames 4.5 s
+// apart; 0 to 2%). Other geometries use the R307's model, uncalibrated, and the agent
+// logs a warning once: uncalibrated models are not usable — the R307's flagged every
+// bona fide GT-521 presentation of an evaluation seed before the GT-521 had its own
+// fit. A new sensor needs its own training runs (padeval TestFit -fit.reader).
 //
 // A finger lifted before the second image, or every finger when pad.finger_frames is 1,
 // is judged on the first alone (texture, soft edges, ink, ridge detail and history;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"sync"
 
 	"github.com/captura-claim/captura/agent/session"
 	"github.com/captura-claim/captura/drivers/fingerprint"
@@ -50,6 +51,7 @@ type FingerPAD struct {
 	threshold float64
 	hist      *History
 	opts      FingerOpts
+	warnOnce  sync.Once
 }
 
 var _ session.FingerPAD = (*FingerPAD)(nil)
@@ -168,7 +170,14 @@ func (p *FingerPAD) Judge(a, b *image.Gray, extra []Cue) *Detail {
 // score applies the finger model to the measured cues.
 func (p *FingerPAD) score(a, b *frameStats) (float64, []Cue, []float64) {
 	c := measureStats(a, b)
-	ms := modelsFor(a.p.w, a.p.h)
+	ms, ok := modelsFor(a.p.w, a.p.h)
+	if !ok {
+		// Said once, loudly: an uncalibrated model can misjudge most presentations
+		// (the R307's flagged every bona fide GT-521 image before it had its own).
+		p.warnOnce.Do(func() {
+			p.opts.Log.Warn("liveness: no finger PAD model fitted for this sensor; using the R307's, uncalibrated: expect false alarms", "width", a.p.w, "height", a.p.h)
+		})
+	}
 	if b == nil {
 		x := []float64{c.Texture, c.Soft, c.Ink, c.Detail, c.CrestDetail}
 		s, cues := ms.one.eval(x)

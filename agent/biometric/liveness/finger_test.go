@@ -1,11 +1,14 @@
 package liveness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +146,26 @@ func TestFingerPADModuleSignals(t *testing.T) {
 		if _, err := NewFingerPAD(th, nil, nil); err == nil {
 			t.Errorf("threshold %v accepted", th)
 		}
+	}
+}
+
+// TestUncalibratedSensorWarnsOnce: a sensor geometry without a fitted model is judged
+// with the R307's, and the log says so once, not on every finger.
+func TestUncalibratedSensorWarnsOnce(t *testing.T) {
+	var buf bytes.Buffer
+	pad, err := NewFingerPAD(0.5, nil, &FingerOpts{Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		pad.Judge(ridges(240, 240, 0.3, 0, 0, 2, uint64(i)), ridges(240, 240, 0.3, 1, 0, 2, uint64(i+10)), nil)
+	}
+	if n := strings.Count(buf.String(), "no finger PAD model fitted for this sensor"); n != 1 {
+		t.Errorf("warned %d times, want once:\n%s", n, buf.String())
+	}
+	buf.Reset()
+	pad.Judge(ridges(256, 288, 0.3, 0, 0, 2, 1), ridges(256, 288, 0.3, 1, 0, 2, 2), nil)
+	if strings.Contains(buf.String(), "no finger PAD model") {
+		t.Error("warned for the R307's own geometry")
 	}
 }

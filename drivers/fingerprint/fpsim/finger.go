@@ -66,11 +66,15 @@ type Finger struct {
 	placement int // current or last placement, -1 before the first
 	frame     int // images taken during the current placement
 	uploads   int
-	arriveAt  time.Time
-	liftAt    time.Time
-	placedAt  time.Time
-	start     time.Time
-	now       func() time.Time
+	// uploadedFrame is the number of captures when an image was last uploaded: the
+	// image uploaded is the latest capture's, so an upload at the same count is a
+	// re-read of it.
+	uploadedFrame int
+	arriveAt      time.Time
+	liftAt        time.Time
+	placedAt      time.Time
+	start         time.Time
+	now           func() time.Time
 }
 
 // NewFinger makes a finger; unpaced makes the auto delays zero.
@@ -141,7 +145,7 @@ func (f *Finger) place() {
 	if !f.present {
 		f.present = true
 		f.placement++
-		f.frame, f.uploads = 0, 0
+		f.frame, f.uploads, f.uploadedFrame = 0, 0, 0
 		f.liftAt = time.Time{}
 		f.placedAt = f.now()
 	}
@@ -177,13 +181,17 @@ func (f *Finger) Capture() (placement, frame int, ok bool) {
 }
 
 // Uploaded is called when the module has sent an image to the host. In auto mode the
-// finger lifts LiftDelay after the FramesPerPlacement-th upload of a placement.
+// finger lifts LiftDelay after the FramesPerPlacement-th image of a placement has been
+// uploaded. Sending the same image again (a driver that reads every image twice to
+// verify it, as the GT-521 driver does, or a retry) is not a new image: the person is
+// still waiting for the next beep.
 func (f *Finger) Uploaded() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.cfg.Mode != FingerAuto || !f.present {
+	if f.cfg.Mode != FingerAuto || !f.present || f.uploadedFrame == f.frame {
 		return
 	}
+	f.uploadedFrame = f.frame
 	f.uploads++
 	if f.uploads >= f.cfg.FramesPerPlacement && f.liftAt.IsZero() {
 		f.liftAt = f.now().Add(f.cfg.LiftDelay)

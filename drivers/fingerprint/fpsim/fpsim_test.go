@@ -254,3 +254,30 @@ func TestFingerAutoMaxDwell(t *testing.T) {
 		t.Fatal("finger still on the sensor after MaxDwell")
 	}
 }
+
+// A driver that reads every image twice (the GT-521's strict verification) has uploaded
+// one image, not two: the person waits for the second image before lifting.
+func TestFingerAutoRereadIsOneImage(t *testing.T) {
+	f := fpsim.NewFinger(fpsim.FingerConfig{ArriveDelay: 10 * time.Millisecond, LiftDelay: 10 * time.Millisecond, FramesPerPlacement: 2}, false)
+	f.Present()
+	time.Sleep(20 * time.Millisecond)
+	if !f.Present() {
+		t.Fatal("finger did not arrive")
+	}
+	f.Capture() // a presence check by capture, never uploaded (the GT-521 driver's)
+	f.Capture()
+	f.Uploaded()
+	f.Uploaded() // the same image again
+	time.Sleep(30 * time.Millisecond)
+	if !f.Present() {
+		t.Fatal("finger lifted after one image read twice")
+	}
+	if _, fr, ok := f.Capture(); !ok || fr != 2 {
+		t.Fatalf("second capture: frame %d, ok %v", fr, ok)
+	}
+	f.Uploaded()
+	time.Sleep(30 * time.Millisecond)
+	if f.Present() {
+		t.Fatal("finger still there after its second image")
+	}
+}

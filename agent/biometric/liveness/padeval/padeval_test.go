@@ -75,6 +75,27 @@ func TestRunSingleFrame(t *testing.T) {
 	}
 }
 
+// TestGT521TwoFrames: the GT-521 driver reads every image twice to verify it; the
+// simulated person must still wait for the PAD's second image (a re-read is not a new
+// image), so every placement is judged on two frames.
+func TestGT521TwoFrames(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Seed: 4, N: 1, Reader: "GT-521F52", Modalities: []string{Finger}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Err != "" {
+			t.Errorf("%s: %s", r.Species, r.Err)
+			continue
+		}
+		for _, c := range r.Cues {
+			if c == "one-frame-only" {
+				t.Errorf("%s: judged on one frame: the finger left before the second image", r.Species)
+			}
+		}
+	}
+}
+
 // TestReplayBytesIdentical: what the driver uploads from the simulator is exactly what
 // the source rendered, fitted and reduced to 4 bits, so a replay of the source's frame
 // reproduces an earlier capture byte for byte (the exact-hash case).

@@ -84,6 +84,9 @@ type MQTT struct {
 type Outbox struct {
 	MaxBytes Size     `toml:"max_bytes"`
 	MaxAge   Duration `toml:"max_age"`
+	// RequireTimeSync keeps the retention limit paused until the kernel says the clock is
+	// synchronised (NTP). Turn it off only where the clock is right from boot (an RTC).
+	RequireTimeSync bool `toml:"require_time_sync"`
 }
 
 type Reader struct {
@@ -173,7 +176,7 @@ func Default() *Config {
 		Station: Station{StateDir: "/var/lib/captura"},
 		MQTT: MQTT{EmbeddedListen: "127.0.0.1:1883", KeepAlive: Duration(30 * time.Second), ConnectTimeout: Duration(10 * time.Second),
 			ReconnectMax: Duration(time.Minute), ResendAfter: Duration(30 * time.Second), Inflight: 8},
-		Outbox: Outbox{MaxBytes: 512 << 20, MaxAge: Duration(30 * 24 * time.Hour)},
+		Outbox: Outbox{MaxBytes: 512 << 20, MaxAge: Duration(30 * 24 * time.Hour), RequireTimeSync: true},
 		Reader: Reader{Enabled: true, Port: "/dev/captura-reader", Family: "auto", UpgradeBaud: true},
 		Camera: Camera{Enabled: true, Device: "/dev/video0", Width: 1280, Height: 720},
 		Panel:  Panel{},

@@ -29,6 +29,7 @@ import (
 	"github.com/captura-claim/captura/agent/session"
 	"github.com/captura-claim/captura/agent/station"
 	"github.com/captura-claim/captura/agent/store"
+	"github.com/captura-claim/captura/agent/sysclock"
 	"github.com/captura-claim/captura/agent/update"
 	"github.com/captura-claim/captura/agent/uplink"
 	"github.com/captura-claim/captura/drivers/camera"
@@ -86,7 +87,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(filepath.Join(stateDir, "captura.db"), &store.Opts{MaxBytes: int64(cfg.Outbox.MaxBytes)})
+	sopts := &store.Opts{MaxBytes: int64(cfg.Outbox.MaxBytes)}
+	if cfg.Outbox.RequireTimeSync {
+		sopts.Synced = sysclock.Synchronised
+	}
+	db, err := store.Open(filepath.Join(stateDir, "captura.db"), sopts)
 	if err != nil {
 		return err
 	}

@@ -12,21 +12,27 @@ import (
 // audit appends an entry to the station's hash-chained audit log; the publisher sends
 // it until the gateway's receipt. Details never hold biometric content.
 func (s *Station) audit(ctx context.Context, actor, action, outcome, subject string, details map[string]string) {
-	for k, v := range details {
-		details[k] = truncate(v, protocol.MaxTextLen)
-	}
-	_, err := s.deps.Store.Append(store.KindAudit, func(seq uint64, prev protocol.Hash) (protocol.ID, []byte, error) {
-		a := &protocol.Audit{V: protocol.Version, ID: protocol.NewID(), Centre: s.cfg.Centre, Station: s.cfg.Station,
-			Seq: seq, Prev: prev, At: s.now().UnixMilli(), Actor: actor, Action: action, Outcome: outcome,
-			Subject: truncate(subject, protocol.MaxTextLen), Details: details}
-		env, err := protocol.SignMessage(s.cfg.Signer, a)
-		return a.ID, env, err
-	})
+	_, err := s.deps.Store.Append(store.KindAudit, s.auditBuilder(actor, action, outcome, subject, details))
 	if err != nil {
 		s.log.Error("audit entry not stored", "action", action, "err", err)
 		return
 	}
 	s.kick()
+}
+
+// auditBuilder signs an audit entry when the store numbers it, inside the transaction
+// that appends it (and, for Store.Expire, erases what it reports).
+func (s *Station) auditBuilder(actor, action, outcome, subject string, details map[string]string) store.Builder {
+	for k, v := range details {
+		details[k] = truncate(v, protocol.MaxTextLen)
+	}
+	return func(seq uint64, prev protocol.Hash) (protocol.ID, []byte, error) {
+		a := &protocol.Audit{V: protocol.Version, ID: protocol.NewID(), Centre: s.cfg.Centre, Station: s.cfg.Station,
+			Seq: seq, Prev: prev, At: s.now().UnixMilli(), Actor: actor, Action: action, Outcome: outcome,
+			Subject: truncate(subject, protocol.MaxTextLen), Details: details}
+		env, err := protocol.SignMessage(s.cfg.Signer, a)
+		return a.ID, env, err
+	}
 }
 
 // auditSession records a committed session and each PAD alarm in it.

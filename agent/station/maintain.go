@@ -2,11 +2,13 @@ package station
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/captura-claim/captura/agent/store"
 	"github.com/captura-claim/captura/protocol"
 )
 
@@ -44,20 +46,36 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// expire erases records older than the retention limit, each with an audit entry.
+// expire erases records older than the retention limit, each with its audit entry in
+// the same transaction. While the clock is unsynchronised it waits, and says so once.
 func (s *Station) expire(ctx context.Context) {
 	if s.cfg.MaxAge <= 0 {
 		return
 	}
-	gone, err := s.deps.Store.Expire(s.cfg.MaxAge)
-	if err != nil {
+	gone, err := s.deps.Store.Expire(s.cfg.MaxAge, func(e store.Entry) store.Builder {
+		return s.auditBuilder("station", "record.expired", "erased", e.ID.String(), map[string]string{
+			"seq": strconv.FormatUint(e.Seq, 10), "created": time.UnixMilli(e.Created).UTC().Format(time.RFC3339)})
+	})
+	switch {
+	case errors.Is(err, store.ErrClockUnsynced):
+		if !s.retentionPaused {
+			s.log.Warn("retention limit paused until the system clock is synchronised (NTP)", "max_age", s.cfg.MaxAge)
+		}
+		s.retentionPaused = true
+		return
+	case err != nil:
 		s.log.Error("retention check failed", "err", err)
 		return
 	}
+	if s.retentionPaused {
+		s.log.Info("system clock synchronised: retention limit applies again")
+		s.retentionPaused = false
+	}
 	for _, e := range gone {
 		s.log.Warn("record erased unsent: retention limit reached", "id", e.ID, "seq", e.Seq)
-		s.audit(ctx, "station", "record.expired", "erased", e.ID.String(), map[string]string{
-			"seq": strconv.FormatUint(e.Seq, 10), "created": time.UnixMilli(e.Created).UTC().Format(time.RFC3339)})
+	}
+	if len(gone) > 0 {
+		s.kick()
 	}
 }
 

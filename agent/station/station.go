@@ -100,6 +100,8 @@ type Station struct {
 	poke    chan struct{}
 	cmds    chan inbound
 	started time.Time
+
+	retentionPaused bool // the last expiry found the clock unsynchronised (runMaintenance only)
 }
 
 type running struct {

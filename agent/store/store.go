@@ -7,7 +7,8 @@
 //
 // The outbox is the single owner of unsent data. Only sealed records ever enter it; a
 // record leaves it on a verified receipt (Ack) or when the retention limit erases it
-// (Expire, which the caller audits).
+// (Expire, which commits the erasure's audit entry in the same transaction, and waits
+// for a synchronised clock).
 package store
 
 import (
@@ -43,6 +44,7 @@ var (
 	bCounters = []byte("counters")
 	bTablets  = []byte("tablets")
 	bPAD      = []byte("pad")
+	bUnsynced = []byte("unsynced") // seq → nothing: records stamped by a clock not yet synchronised
 
 	kRecordSeq  = []byte("record_seq")
 	kRecordPrev = []byte("record_prev")
@@ -52,17 +54,27 @@ var (
 	kBytes      = []byte("outbox_bytes")
 )
 
+// ErrClockUnsynced means the retention limit was not applied because the system clock
+// is not known to be right: a station without a real-time clock boots with a stale or
+// zero time, and judging ages by it would erase records that were never sent.
+var ErrClockUnsynced = errors.New("store: system clock not synchronised, retention paused")
+
 // Store is the open database.
 type Store struct {
 	db       *bolt.DB
 	maxBytes int64
 	now      func() time.Time
+	synced   func() bool
 }
 
 // Opts bound the outbox.
 type Opts struct {
 	MaxBytes int64            // records' total envelope bytes; 0 = unbounded
 	Now      func() time.Time // clock; nil = time.Now
+	// Synced reports whether the clock is known to be right (e.g. sysclock.Synchronised);
+	// nil = always. A record created while it is false is stamped again when it turns
+	// true, and Expire does nothing while it is false.
+	Synced func() bool
 }
 
 // Open opens or creates the database at path (its directory must exist).
@@ -75,7 +87,7 @@ func Open(path string, opts *Opts) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bMeta, bRecords, bAudit, bIDs, bCommands, bCounters, bTablets, bPAD} {
+		for _, b := range [][]byte{bMeta, bRecords, bAudit, bIDs, bCommands, bCounters, bTablets, bPAD, bUnsynced} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -86,9 +98,12 @@ func Open(path string, opts *Opts) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
-	s := &Store{db: db, maxBytes: opts.MaxBytes, now: opts.Now}
+	s := &Store{db: db, maxBytes: opts.MaxBytes, now: opts.Now, synced: opts.Synced}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.synced == nil {
+		s.synced = func() bool { return true }
 	}
 	return s, nil
 }
@@ -166,50 +181,62 @@ type Extra struct {
 // ErrFull beyond MaxBytes.
 func (s *Store) Append(kind string, build Builder, extras ...Extra) (Entry, error) {
 	var out Entry
+	synced := s.synced()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, x := range extras {
-			if err := tx.Bucket(bucketName(x.Bucket)).Put(x.Key, x.Value); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bMeta)
-		kSeq, kPrev := kRecordSeq, kRecordPrev
-		if kind == KindAudit {
-			kSeq, kPrev = kAuditSeq, kAuditPrev
-		}
-		seq := getU64(meta, kSeq) + 1
-		var prev protocol.Hash
-		copy(prev[:], meta.Get(kPrev))
-		id, env, err := build(seq, prev)
-		if err != nil {
-			return err
-		}
-		total := int64(getU64(meta, kBytes))
-		if kind == KindRecord && s.maxBytes > 0 && total+int64(len(env)) > s.maxBytes {
-			return fmt.Errorf("%w: %d bytes queued, %d more would exceed %d", ErrFull, total, len(env), s.maxBytes)
-		}
-		e := Entry{Kind: kind, Seq: seq, ID: id, Hash: protocol.Hash(sha256Sum(env)), Created: s.now().UnixMilli(), Envelope: env}
-		if err := tx.Bucket(bucketFor(kind)).Put(u64(seq), e.marshal()); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bIDs).Put(idKey(kind, id), u64(seq)); err != nil {
-			return err
-		}
-		if err := meta.Put(kSeq, u64(seq)); err != nil {
-			return err
-		}
-		if err := meta.Put(kPrev, e.Hash[:]); err != nil {
-			return err
-		}
-		if kind == KindRecord {
-			if err := meta.Put(kBytes, u64(uint64(total+int64(len(env))))); err != nil {
-				return err
-			}
-		}
-		out = e
-		return nil
+		var err error
+		out, err = s.appendTx(tx, kind, build, synced, extras...)
+		return err
 	})
 	return out, err
+}
+
+// appendTx is Append inside tx; synced says whether the clock that stamps the entry is
+// known to be right.
+func (s *Store) appendTx(tx *bolt.Tx, kind string, build Builder, synced bool, extras ...Extra) (Entry, error) {
+	for _, x := range extras {
+		if err := tx.Bucket(bucketName(x.Bucket)).Put(x.Key, x.Value); err != nil {
+			return Entry{}, err
+		}
+	}
+	meta := tx.Bucket(bMeta)
+	kSeq, kPrev := kRecordSeq, kRecordPrev
+	if kind == KindAudit {
+		kSeq, kPrev = kAuditSeq, kAuditPrev
+	}
+	seq := getU64(meta, kSeq) + 1
+	var prev protocol.Hash
+	copy(prev[:], meta.Get(kPrev))
+	id, env, err := build(seq, prev)
+	if err != nil {
+		return Entry{}, err
+	}
+	total := int64(getU64(meta, kBytes))
+	if kind == KindRecord && s.maxBytes > 0 && total+int64(len(env)) > s.maxBytes {
+		return Entry{}, fmt.Errorf("%w: %d bytes queued, %d more would exceed %d", ErrFull, total, len(env), s.maxBytes)
+	}
+	e := Entry{Kind: kind, Seq: seq, ID: id, Hash: protocol.Hash(sha256Sum(env)), Created: s.now().UnixMilli(), Envelope: env}
+	type put struct {
+		b    *bolt.Bucket
+		k, v []byte
+	}
+	puts := []put{
+		{tx.Bucket(bucketFor(kind)), u64(seq), e.marshal()},
+		{tx.Bucket(bIDs), idKey(kind, id), u64(seq)},
+		{meta, kSeq, u64(seq)},
+		{meta, kPrev, e.Hash[:]},
+	}
+	if kind == KindRecord {
+		puts = append(puts, put{meta, kBytes, u64(uint64(total + int64(len(env))))})
+		if !synced {
+			puts = append(puts, put{tx.Bucket(bUnsynced), u64(seq), []byte{}})
+		}
+	}
+	for _, p := range puts {
+		if err := p.b.Put(p.k, p.v); err != nil {
+			return Entry{}, err
+		}
+	}
+	return e, nil
 }
 
 func idKey(kind string, id protocol.ID) []byte { return append([]byte(kind+"|"), id[:]...) }
@@ -300,6 +327,9 @@ func (s *Store) remove(tx *bolt.Tx, kind string, seqKey []byte, id protocol.ID, 
 		return err
 	}
 	if kind == KindRecord {
+		if err := tx.Bucket(bUnsynced).Delete(seqKey); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bMeta)
 		total := int64(getU64(meta, kBytes)) - envLen
 		if total < 0 {
@@ -311,33 +341,75 @@ func (s *Store) remove(tx *bolt.Tx, kind string, seqKey []byte, id protocol.ID, 
 }
 
 // Expire erases records older than maxAge (the retention limit) and returns what it
-// erased, so the caller can audit each erasure.
-func (s *Store) Expire(maxAge time.Duration) ([]Entry, error) {
-	cutoff := s.now().Add(-maxAge).UnixMilli()
+// erased. For each erased record it appends, in the same transaction, the audit entry
+// that audit builds (nil: none), so that no record is ever erased unaudited: if a
+// builder fails, nothing is erased.
+//
+// Ages are judged by the wall clock, so Expire returns ErrClockUnsynced and erases
+// nothing while the clock is not known to be right (Opts.Synced). Records created
+// while it was not are stamped again with the first synchronised time: their age is
+// unknown, and counting it from then keeps them longer, never shorter, than the limit.
+func (s *Store) Expire(maxAge time.Duration, audit func(Entry) Builder) ([]Entry, error) {
+	if !s.synced() {
+		return nil, ErrClockUnsynced
+	}
+	now := s.now().UnixMilli()
+	cutoff := now - maxAge.Milliseconds()
 	var gone []Entry
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bRecords).Cursor()
+		gone = nil
+		records, unsynced := tx.Bucket(bRecords), tx.Bucket(bUnsynced)
+		var restamp [][]byte
+		unsynced.ForEach(func(k, _ []byte) error {
+			restamp = append(restamp, bytes.Clone(k))
+			return nil
+		})
+		for _, k := range restamp {
+			if v := records.Get(k); len(v) >= 8 {
+				v = bytes.Clone(v)
+				binary.BigEndian.PutUint64(v, uint64(now))
+				if err := records.Put(k, v); err != nil {
+					return err
+				}
+			}
+			if err := unsynced.Delete(k); err != nil {
+				return err
+			}
+		}
+		// Every record is looked at: creation times need not follow sequence order
+		// (a clock set back by NTP leaves later records stamped earlier).
 		var victims []Entry
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		err := records.ForEach(func(k, v []byte) error {
 			e, err := unmarshalEntry(KindRecord, binary.BigEndian.Uint64(k), v, false)
 			if err != nil {
 				return err
 			}
-			if e.Created >= cutoff {
-				break // queued in creation order
+			if e.Created < cutoff {
+				victims = append(victims, e)
 			}
-			victims = append(victims, e)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		for _, e := range victims {
-			v := tx.Bucket(bRecords).Get(u64(e.Seq))
+			v := records.Get(u64(e.Seq))
 			if err := s.remove(tx, KindRecord, u64(e.Seq), e.ID, int64(len(v)-56)); err != nil {
 				return err
+			}
+			if audit != nil {
+				if _, err := s.appendTx(tx, KindAudit, audit(e), true); err != nil {
+					return fmt.Errorf("store: audit of expired record %d: %w", e.Seq, err)
+				}
 			}
 		}
 		gone = victims
 		return nil
 	})
-	return gone, err
+	if err != nil {
+		return nil, err
+	}
+	return gone, nil
 }
 
 // Stats summarises the record outbox.

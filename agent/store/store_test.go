@@ -11,13 +11,18 @@ import (
 	"github.com/captura-claim/captura/protocol"
 )
 
-type fakeClock struct{ t time.Time }
+// fakeClock is a wall clock and its synchronisation state (synced unless unsynced).
+type fakeClock struct {
+	t        time.Time
+	unsynced bool
+}
 
 func (c *fakeClock) now() time.Time { return c.t }
+func (c *fakeClock) synced() bool   { return !c.unsynced }
 
 func open(t *testing.T, dir string, max int64, clk *fakeClock) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(dir, "captura.db"), &Opts{MaxBytes: max, Now: clk.now})
+	s, err := Open(filepath.Join(dir, "captura.db"), &Opts{MaxBytes: max, Now: clk.now, Synced: clk.synced})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +41,7 @@ func builder(size int) (Builder, *[]protocol.Hash) {
 
 func TestAppendChainsAndPersists(t *testing.T) {
 	dir := t.TempDir()
-	clk := &fakeClock{time.Unix(1795000000, 0)}
+	clk := &fakeClock{t: time.Unix(1795000000, 0)}
 	s := open(t, dir, 0, clk)
 	b, prevs := builder(100)
 	var entries []Entry
@@ -74,7 +79,7 @@ func TestAppendChainsAndPersists(t *testing.T) {
 }
 
 func TestAckNeedsTheRightHash(t *testing.T) {
-	s := open(t, t.TempDir(), 0, &fakeClock{time.Now()})
+	s := open(t, t.TempDir(), 0, &fakeClock{t: time.Now()})
 	defer s.Close()
 	b, _ := builder(10)
 	e, _ := s.Append(KindRecord, b)
@@ -94,7 +99,7 @@ func TestAckNeedsTheRightHash(t *testing.T) {
 }
 
 func TestFullRefusesAndKeepsWhatItHas(t *testing.T) {
-	s := open(t, t.TempDir(), 250, &fakeClock{time.Now()})
+	s := open(t, t.TempDir(), 250, &fakeClock{t: time.Now()})
 	defer s.Close()
 	b, _ := builder(100)
 	for i := 0; i < 2; i++ {
@@ -118,15 +123,30 @@ func TestFullRefusesAndKeepsWhatItHas(t *testing.T) {
 	}
 }
 
+// auditBuilder makes the audit entry of an expired record; it fails for the record
+// numbered failSeq.
+func auditBuilder(failSeq uint64, audited *[]uint64) func(Entry) Builder {
+	return func(e Entry) Builder {
+		return func(seq uint64, prev protocol.Hash) (protocol.ID, []byte, error) {
+			if e.Seq == failSeq {
+				return protocol.ID{}, nil, errors.New("signer unavailable")
+			}
+			*audited = append(*audited, e.Seq)
+			return protocol.NewID(), []byte(fmt.Sprintf("expired %d", e.Seq)), nil
+		}
+	}
+}
+
 func TestExpireErasesOldRecordsOnly(t *testing.T) {
-	clk := &fakeClock{time.Unix(1795000000, 0)}
+	clk := &fakeClock{t: time.Unix(1795000000, 0)}
 	s := open(t, t.TempDir(), 0, clk)
 	defer s.Close()
 	b, _ := builder(10)
 	old, _ := s.Append(KindRecord, b)
 	clk.t = clk.t.Add(40 * 24 * time.Hour)
 	fresh, _ := s.Append(KindRecord, b)
-	gone, err := s.Expire(30 * 24 * time.Hour)
+	var audited []uint64
+	gone, err := s.Expire(30*24*time.Hour, auditBuilder(0, &audited))
 	if err != nil || len(gone) != 1 || gone[0].ID != old.ID {
 		t.Fatalf("expired %+v, %v", gone, err)
 	}
@@ -134,11 +154,90 @@ func TestExpireErasesOldRecordsOnly(t *testing.T) {
 	if len(pend) != 1 || pend[0].ID != fresh.ID {
 		t.Fatalf("pending = %+v", pend)
 	}
+	// The erasure's audit entry was committed with it.
+	aud, _ := s.Pending(KindAudit)
+	if len(aud) != 1 || len(audited) != 1 || audited[0] != old.Seq {
+		t.Fatalf("audit queue %+v after expiring record %d (audited %v)", aud, old.Seq, audited)
+	}
+}
+
+// TestExpireAuditFailureErasesNothing: a record is never erased without its audit
+// entry; if one cannot be built, the whole expiry is rolled back.
+func TestExpireAuditFailureErasesNothing(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1795000000, 0)}
+	s := open(t, t.TempDir(), 0, clk)
+	defer s.Close()
+	b, _ := builder(10)
+	s.Append(KindRecord, b)
+	second, _ := s.Append(KindRecord, b)
+	clk.t = clk.t.Add(40 * 24 * time.Hour)
+	var audited []uint64
+	if gone, err := s.Expire(30*24*time.Hour, auditBuilder(second.Seq, &audited)); err == nil || len(gone) != 0 {
+		t.Fatalf("Expire with a failing audit = %d erased, %v; want an error and nothing erased", len(gone), err)
+	}
+	pend, _ := s.Pending(KindRecord)
+	aud, _ := s.Pending(KindAudit)
+	if len(pend) != 2 || len(aud) != 0 {
+		t.Fatalf("after a failed expiry: %d records, %d audit entries; want 2 and 0", len(pend), len(aud))
+	}
+}
+
+// TestExpireWaitsForSynchronisedClock: a station without a real-time clock boots with a
+// stale time. Records made then must not be judged by it: no expiry while the clock is
+// unsynchronised, and when NTP steps it forward, those records' age counts from then.
+func TestExpireWaitsForSynchronisedClock(t *testing.T) {
+	stale := time.Unix(1795000000, 0) // what fake-hwclock restored at boot
+	clk := &fakeClock{t: stale, unsynced: true}
+	dir := t.TempDir()
+	s := open(t, dir, 0, clk)
+	b, _ := builder(10)
+	made, _ := s.Append(KindRecord, b)
+	if _, err := s.Expire(time.Hour, nil); !errors.Is(err, ErrClockUnsynced) {
+		t.Fatalf("Expire on an unsynchronised clock = %v, want ErrClockUnsynced", err)
+	}
+	// NTP steps the clock 90 days forward; the station restarts on the way.
+	s.Close()
+	clk.t, clk.unsynced = stale.Add(90*24*time.Hour), false
+	s = open(t, dir, 0, clk)
+	defer s.Close()
+	synced, _ := s.Append(KindRecord, b)
+	gone, err := s.Expire(30*24*time.Hour, nil)
+	if err != nil || len(gone) != 0 {
+		t.Fatalf("first synchronised expiry erased %d records (%v): a stale boot time made them look old", len(gone), err)
+	}
+	// From the first synchronised look, the limit runs as usual for both.
+	clk.t = clk.t.Add(29 * 24 * time.Hour)
+	if gone, _ := s.Expire(30*24*time.Hour, nil); len(gone) != 0 {
+		t.Fatalf("erased %d records 29 days after the clock was set", len(gone))
+	}
+	clk.t = clk.t.Add(2 * 24 * time.Hour)
+	gone, err = s.Expire(30*24*time.Hour, nil)
+	if err != nil || len(gone) != 2 || gone[0].ID != made.ID || gone[1].ID != synced.ID {
+		t.Fatalf("31 days after the clock was set: erased %+v (%v), want both records", gone, err)
+	}
+}
+
+// TestExpireLooksPastFutureStamps: a record stamped by a clock that ran fast (later
+// corrected) must not shield older records behind it from the limit.
+func TestExpireLooksPastFutureStamps(t *testing.T) {
+	t0 := time.Unix(1795000000, 0)
+	clk := &fakeClock{t: t0.Add(365 * 24 * time.Hour)} // a clock a year fast
+	s := open(t, t.TempDir(), 0, clk)
+	defer s.Close()
+	b, _ := builder(10)
+	s.Append(KindRecord, b)
+	clk.t = t0 // corrected
+	old, _ := s.Append(KindRecord, b)
+	clk.t = t0.Add(40 * 24 * time.Hour)
+	gone, err := s.Expire(30*24*time.Hour, nil)
+	if err != nil || len(gone) != 1 || gone[0].ID != old.ID {
+		t.Fatalf("expired %+v, %v; want only record %d", gone, err, old.Seq)
+	}
 }
 
 func TestCountersAndBirth(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir, 0, &fakeClock{time.Now()})
+	s := open(t, dir, 0, &fakeClock{t: time.Now()})
 	for _, c := range []uint64{1, 5} {
 		if err := s.CheckCounter("tab", c); err != nil {
 			t.Fatal(err)
@@ -151,7 +250,7 @@ func TestCountersAndBirth(t *testing.T) {
 	}
 	b1, _ := s.NextBirth()
 	s.Close()
-	s = open(t, dir, 0, &fakeClock{time.Now()})
+	s = open(t, dir, 0, &fakeClock{t: time.Now()})
 	defer s.Close()
 	b2, _ := s.NextBirth()
 	if b2 != b1+1 || s.LastCounter("tab") != 5 {
@@ -160,7 +259,7 @@ func TestCountersAndBirth(t *testing.T) {
 }
 
 func TestBuilderErrorLeavesNoTrace(t *testing.T) {
-	s := open(t, t.TempDir(), 0, &fakeClock{time.Now()})
+	s := open(t, t.TempDir(), 0, &fakeClock{t: time.Now()})
 	defer s.Close()
 	_, err := s.Append(KindRecord, func(uint64, protocol.Hash) (protocol.ID, []byte, error) {
 		return protocol.ID{}, nil, fmt.Errorf("sealing failed")

@@ -8,6 +8,9 @@ package daemon
 import (
 	"context"
 	"crypto"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,7 +137,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 	// has an illumination LED).
 	fingerPAD := hooks.FingerPAD
 	if fingerPAD == nil && cfg.Reader.Enabled {
-		hist, err := liveness.NewHistory(db, cfg.PAD.History, nil)
+		hkey, err := padHistoryKey(signer)
+		if err != nil {
+			return fmt.Errorf("pad: %w", err)
+		}
+		hist, err := liveness.NewHistory(db, cfg.PAD.History, hkey)
 		if err != nil {
 			return fmt.Errorf("pad: %w", err)
 		}
@@ -471,6 +478,18 @@ func stationKey(cfg *config.Config, log *slog.Logger) (*protocol.Signer, error) 
 		return nil, fmt.Errorf("station key %s: %w", path, err)
 	}
 	return protocol.NewSigner(k)
+}
+
+// padHistoryKey derives the secret that keys the finger PAD's replay history from the
+// station's signing key, so that the secret never sits in the database beside the
+// hashes it keys (a copy of captura.db alone cannot tell whether an image was captured
+// here). A new station key voids the history, which is what it should do.
+func padHistoryKey(s *protocol.Signer) ([]byte, error) {
+	k, ok := s.PrivateKey().(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("history key: station key is %T, want Ed25519", s.PrivateKey())
+	}
+	return hkdf.Key(sha256.New, k.Seed(), nil, "captura/pad-history/v1", 32)
 }
 
 func readPublic(path string) (crypto.PublicKey, error) {

@@ -139,8 +139,12 @@
 // of the same finger do not match (see the tests), only copies of one image do; so it
 // cannot be used to recognise a person, within the station or across stations (every
 // station has its own secret). Entries are bounded by count (pad.history, default 2000,
-// about a week of captures at a busy counter) and leave the station never. Erasing the
-// secret (the "key" entry of the bucket) makes every entry meaningless at once.
+// about a week of captures at a busy counter) and leave the station never. The secret
+// is not in the database beside the entries: the daemon derives it from the station's
+// signing key (HKDF-SHA-256, its own label), so a copy of captura.db alone cannot test an
+// image against the history, and a new station key makes every entry meaningless at
+// once. (Versions before this kept the secret in the database; the first start with the
+// derived secret erases it and the entries it keyed.)
 //
 // Limits, stated plainly: a replay of an image never captured at this station (taken
 // elsewhere, or a recorded placement from another station) is not in the history; if

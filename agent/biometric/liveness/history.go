@@ -1,6 +1,7 @@
 package liveness
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -107,16 +108,25 @@ type histEntry struct {
 
 // NewHistory opens the history in kv (nil: in memory only) keeping size entries (0
 // disables it: nothing is kept and nothing matches). key is the secret that keys the
-// hashes and places the sketch; nil uses the one stored in kv, made at random on first
-// use.
+// hashes and places the sketch. A station passes one kept outside kv (the daemon
+// derives it from the station's signing key), so that a copy of the database alone
+// cannot test an image against the history; if kv still holds a secret of its own from
+// an earlier version, it and every entry keyed by it are erased. nil uses the secret
+// stored in kv, made at random on first use (tools and tests).
 func NewHistory(kv KV, size int, key []byte) (*History, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("liveness: history size %d", size)
 	}
 	h := &History{kv: kv, size: size, pts: map[[2]int][][2]float64{}}
-	if key == nil && kv != nil {
-		if k, ok := kv.GetKey(bucket, keyName); ok && len(k) == 32 {
-			key = k
+	if kv != nil {
+		if k, ok := kv.GetKey(bucket, keyName); ok {
+			if key == nil && len(k) == 32 {
+				key = k
+			} else if key != nil {
+				if err := purge(kv); err != nil {
+					return nil, fmt.Errorf("liveness: history: erasing the entries of the stored secret: %w", err)
+				}
+			}
 		}
 	}
 	if key == nil {
@@ -159,6 +169,26 @@ func NewHistory(kv KV, size int, key []byte) (*History, error) {
 		}
 	}
 	return h, nil
+}
+
+// purge erases the stored secret and every entry of the history.
+func purge(kv KV) error {
+	var keys [][]byte
+	err := kv.ForEach(bucket, func(k, _ []byte) error {
+		if bytes.Equal(k, keyName) || (len(k) == 9 && k[0] == entryPref) {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := kv.Delete(bucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Len is the number of remembered images.

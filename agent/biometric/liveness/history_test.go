@@ -195,6 +195,47 @@ func TestHistoryDurableAndBounded(t *testing.T) {
 	}
 }
 
+// TestHistoryKeptOutsideKeyErasesStoredSecret: a station passes its secret in (kept
+// out of the database); a history that an earlier version keyed by a secret stored
+// beside its entries loses both, and nothing of the secret is written to the store.
+func TestHistoryKeptOutsideKeyErasesStoredSecret(t *testing.T) {
+	kv := newKV()
+	old, err := NewHistory(kv, 5, nil) // the earlier way: secret stored in kv
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := crafted(2)
+	for _, img := range imgs {
+		if err := old.Add(old.Prepare(img)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv.m["other/x"] = []byte("another bucket") // must survive
+	h, err := NewHistory(kv, 5, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := kv.GetKey("pad", []byte("key")); ok {
+		t.Fatal("the stored secret survived")
+	}
+	if h.Len() != 0 || len(kv.m) != 1 {
+		t.Fatalf("after the switch: %d entries, stored %v; want none but the other bucket", h.Len(), kv.m)
+	}
+	if err := h.Add(h.Prepare(imgs[0])); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range kv.m {
+		if bytes.Contains(v, testKey) {
+			t.Fatalf("secret written to the store under %q", k)
+		}
+	}
+	// Reopened with the same outside secret: its entries hold.
+	h2, _ := NewHistory(kv, 5, testKey)
+	if !h2.Lookup(h2.Prepare(imgs[0])).Exact {
+		t.Fatal("entry keyed by the outside secret lost over a reopen")
+	}
+}
+
 func TestHashesRoundTrip(t *testing.T) {
 	h, _ := NewHistory(nil, 1, testKey)
 	p := h.Prepare(crafted(1)[0])

@@ -1,6 +1,9 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Formats of the standard records inside a sealed body.
 const (
@@ -15,6 +18,19 @@ type Body struct {
 	V      uint       `cbor:"v"`
 	Record ID         `cbor:"record"` // the record this body belongs to
 	Items  []BodyItem `cbor:"items"`
+	// Assessments hold, per attempt, what the quality checks measured and the feedback
+	// the technician was given: derived from the samples, so sealed with them.
+	Assessments []Assessment `cbor:"assess,omitempty"`
+}
+
+// Assessment is the detail of one attempt's quality check (the attempt with number N of
+// the record item Mod/Pos).
+type Assessment struct {
+	Mod    string             `cbor:"mod"`
+	Pos    FingerPos          `cbor:"pos,omitempty"`
+	N      uint               `cbor:"n"`
+	Native map[string]float64 `cbor:"native,omitempty"` // e.g. NIST's NFIQ 2 native measures
+	Hints  []string           `cbor:"hints,omitempty"`  // feedback given to the technician
 }
 
 // BodyItem is one standard record for one item (a finger's image and template are two
@@ -59,6 +75,43 @@ func (b *Body) Validate() error {
 		}
 		if len(it.Data) == 0 {
 			return schemaErr(p+".data", "empty")
+		}
+	}
+	if len(b.Assessments) > maxItemsTotal*MaxAttempts {
+		return schemaErr("assess", "%d assessments: too many", len(b.Assessments))
+	}
+	for i := range b.Assessments {
+		if err := b.Assessments[i].validate(fmt.Sprintf("assess[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Assessment) validate(p string) error {
+	if err := checkModPos(p, a.Mod, a.Pos); err != nil {
+		return err
+	}
+	if a.N == 0 || a.N > MaxAttempts {
+		return schemaErr(p+".n", "attempt number %d, want 1 to %d", a.N, MaxAttempts)
+	}
+	if len(a.Native) > MaxNative {
+		return schemaErr(p+".native", "%d measures, at most %d", len(a.Native), MaxNative)
+	}
+	for k, v := range a.Native {
+		if err := checkText(p+".native key", k, true); err != nil {
+			return err
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return schemaErr(p+".native."+k, "not a finite number")
+		}
+	}
+	if len(a.Hints) > MaxHints {
+		return schemaErr(p+".hints", "%d hints, at most %d", len(a.Hints), MaxHints)
+	}
+	for k, h := range a.Hints {
+		if err := checkText(fmt.Sprintf("%s.hints[%d]", p, k), h, true); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -5,7 +5,8 @@
 // tablet can import it alone. captura.cddl in this directory is the specification; where
 // it and the Go types disagree, that is a bug.
 //
-// A record's journey: the station encodes the Body (ISO/IEC 19794 records), seals it to
+// A record's journey: the station encodes the Body (ISO/IEC 19794 records, and each
+// attempt's quality measures and hints, which are derived from the samples), seals it to
 // AIMA's key (Body.Seal), puts the sealed bytes in a Record and signs it (SignRecord).
 // The gateway verifies signature, schema and body binding without being able to read the
 // body (VerifyRecord), checks the station's hash chain (Record.Seq and Record.Prev against

@@ -75,14 +75,13 @@ func sampleRecord(body []byte) *Record {
 	for i, p := range []FingerPos{1, 2, 3, 4, 5, 6, 7, 8, 9} {
 		it := Item{Mod: ModFinger, Pos: p, Attempts: []Attempt{{
 			N: 1, At: t0 + int64(i)*8000,
-			Q:      Quality{Alg: "NFIQ2", Ver: "2.3", Score: uint(40 + 5*i), Pass: true, Native: map[string]float64{"FingerJetFX_MinutiaeCount": float64(30 + i), "OCL_Bin10_Mean": 0.625}},
+			Q:      Quality{Alg: "NFIQ2", Ver: "2.3", Score: uint(40 + 5*i), Pass: true},
 			PAD:    &PAD{Score: 0.05, Decision: PADBonaFide, Method: "captura-finger-temporal/1", Cues: nil},
 			Device: "R307",
 		}}}
 		if p == 4 {
 			it.Attempts[0].Q.Pass, it.Attempts[0].Q.Score = false, 5
-			it.Attempts[0].Hints = []string{"press harder"}
-			it.Attempts = append(it.Attempts, Attempt{N: 2, At: t0 + 40000, Q: Quality{Alg: "NFIQ2", Ver: "2.3", Score: 8, Pass: false}, Hints: []string{"finger too dry"}})
+			it.Attempts = append(it.Attempts, Attempt{N: 2, At: t0 + 40000, Q: Quality{Alg: "NFIQ2", Ver: "2.3", Score: 8, Pass: false}})
 			it.Chosen = 1
 			it.Forced = &Override{Reason: "worn ridges, applicant is a mason", By: "tablet-balcao-3", At: t0 + 41000}
 		}
@@ -111,7 +110,12 @@ func sampleBody(rec ID, size int) *Body {
 	for p := FingerPos(1); p <= 9; p++ {
 		b.Items = append(b.Items, BodyItem{Mod: ModFinger, Pos: p, Format: FormatFIR, Data: chunk(per * 2)})
 		b.Items = append(b.Items, BodyItem{Mod: ModFinger, Pos: p, Format: FormatFMR, Data: chunk(per / 8)})
+		b.Assessments = append(b.Assessments, Assessment{Mod: ModFinger, Pos: p, N: 1,
+			Native: map[string]float64{"FingerJetFX_MinutiaeCount": float64(29 + p), "OCL_Bin10_Mean": 0.625}})
 	}
+	b.Assessments = append(b.Assessments,
+		Assessment{Mod: ModFinger, Pos: 4, N: 1, Hints: []string{"press harder"}},
+		Assessment{Mod: ModFinger, Pos: 4, N: 2, Hints: []string{"finger too dry"}})
 	b.Items = append(b.Items, BodyItem{Mod: ModFace, Format: FormatFAC, Data: chunk(per)})
 	return b
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -427,4 +428,48 @@ func mustSign(t *testing.T, s *Signer, m Message) []byte {
 		t.Fatal(err)
 	}
 	return env
+}
+
+// TestBodyAssessments: the sealed detail of each attempt is checked like the rest of the
+// body, with errors that name the field.
+func TestBodyAssessments(t *testing.T) {
+	ok := Assessment{Mod: ModFinger, Pos: 2, N: 1, Native: map[string]float64{"OCL_Bin10_Mean": 0.5}, Hints: []string{"press harder"}}
+	manyHints := make([]string, MaxHints+1)
+	for i := range manyHints {
+		manyHints[i] = "x"
+	}
+	for _, c := range []struct {
+		name string
+		mut  func(a *Assessment)
+		want string // "" = valid
+	}{
+		{"valid", func(a *Assessment) {}, ""},
+		{"face", func(a *Assessment) { a.Mod, a.Pos = ModFace, 0 }, ""},
+		{"no attempt number", func(a *Assessment) { a.N = 0 }, `"assess[0].n"`},
+		{"face with a position", func(a *Assessment) { a.Mod = ModFace }, `"assess[0].pos"`},
+		{"bad position", func(a *Assessment) { a.Pos = 11 }, `"assess[0].pos"`},
+		{"bad modality", func(a *Assessment) { a.Mod = "iris" }, `"assess[0].mod"`},
+		{"NaN measure", func(a *Assessment) { a.Native["Mu"] = math.NaN() }, `"assess[0].native.Mu"`},
+		{"too many hints", func(a *Assessment) { a.Hints = manyHints }, `"assess[0].hints"`},
+		{"empty hint", func(a *Assessment) { a.Hints = []string{""} }, `"assess[0].hints[0]"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := ok
+			a.Native = map[string]float64{"OCL_Bin10_Mean": 0.5}
+			c.mut(&a)
+			b := &Body{V: Version, Record: idFrom("r"), Items: []BodyItem{{Mod: ModFinger, Pos: 2, Format: FormatFIR, Data: []byte{1}}},
+				Assessments: []Assessment{a}}
+			enc, err := Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = DecodeBody(enc)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("valid body refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("err = %v, want one naming %s", err, c.want)
+			}
+		})
+	}
 }

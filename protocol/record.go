@@ -66,9 +66,10 @@ const (
 )
 
 // Record is one applicant's capture session as the station signs and publishes it (the
-// payload of a COSE_Sign1 with content type CTRecord). Only Body carries biometric data,
-// and it is sealed to AIMA: everything else is readable by the gateway and holds no
-// biometric content.
+// payload of a COSE_Sign1 with content type CTRecord). Only Body carries biometric data
+// and what is derived from it (measures, feedback), and it is sealed to AIMA:
+// everything else is readable by the gateway and holds no biometric content, only who,
+// when, which items, quality scores and verdicts, and PAD decisions.
 type Record struct {
 	V        uint   `cbor:"v"`
 	ID       ID     `cbor:"id"`       // random; idempotency key
@@ -97,23 +98,24 @@ type Item struct {
 	Forced   *Override `cbor:"forced,omitempty"` // the technician kept an attempt below threshold
 }
 
-// Attempt is one capture attempt of an item.
+// Attempt is one capture attempt of an item. The measures behind its quality and the
+// feedback the technician was given are derived from the samples (a face check's
+// values, "remove anything covering the forehead"), so they travel sealed, in the
+// body's Assessments, not here.
 type Attempt struct {
-	N      uint     `cbor:"n"`  // 1-based attempt number
-	At     int64    `cbor:"at"` // Unix milliseconds
-	Q      Quality  `cbor:"q"`
-	PAD    *PAD     `cbor:"pad,omitempty"`
-	Hints  []string `cbor:"hints,omitempty"` // feedback given to the technician
-	Device string   `cbor:"dev,omitempty"`   // capture device model
+	N      uint    `cbor:"n"`  // 1-based attempt number
+	At     int64   `cbor:"at"` // Unix milliseconds
+	Q      Quality `cbor:"q"`
+	PAD    *PAD    `cbor:"pad,omitempty"`
+	Device string  `cbor:"dev,omitempty"` // capture device model
 }
 
-// Quality is a quality assessment of one attempt.
+// Quality is a quality assessment of one attempt: the score and verdict only.
 type Quality struct {
-	Alg    string             `cbor:"alg"`   // e.g. "NFIQ2", "captura-face-icao"
-	Ver    string             `cbor:"ver"`   // algorithm version, e.g. "2.3"
-	Score  uint               `cbor:"score"` // 0..100
-	Pass   bool               `cbor:"pass"`  // met the configured threshold
-	Native map[string]float64 `cbor:"native,omitempty"`
+	Alg   string `cbor:"alg"`   // e.g. "NFIQ2", "captura-face-icao"
+	Ver   string `cbor:"ver"`   // algorithm version, e.g. "2.3"
+	Score uint   `cbor:"score"` // 0..100
+	Pass  bool   `cbor:"pass"`  // met the configured threshold
 }
 
 // PAD is a presentation-attack-detection result (ISO/IEC 30107).
@@ -216,18 +218,26 @@ func (r *Record) Validate() error {
 	return nil
 }
 
-func (it *Item) validate(p string) error {
-	switch it.Mod {
+// checkModPos checks a modality and its finger position (none for the face).
+func checkModPos(p, mod string, pos FingerPos) error {
+	switch mod {
 	case ModFinger:
-		if !it.Pos.Valid() {
-			return schemaErr(p+".pos", "%d is not a finger position 1-10", it.Pos)
+		if !pos.Valid() {
+			return schemaErr(p+".pos", "%d is not a finger position 1-10", pos)
 		}
 	case ModFace:
-		if it.Pos != 0 {
+		if pos != 0 {
 			return schemaErr(p+".pos", "a face item has no finger position")
 		}
 	default:
-		return schemaErr(p+".mod", "%q is not finger or face", it.Mod)
+		return schemaErr(p+".mod", "%q is not finger or face", mod)
+	}
+	return nil
+}
+
+func (it *Item) validate(p string) error {
+	if err := checkModPos(p, it.Mod, it.Pos); err != nil {
+		return err
 	}
 	if len(it.Attempts) == 0 || len(it.Attempts) > MaxAttempts {
 		return schemaErr(p+".attempts", "%d attempts, want 1 to %d", len(it.Attempts), MaxAttempts)
@@ -249,14 +259,6 @@ func (it *Item) validate(p string) error {
 		}
 		if a.PAD != nil {
 			if err := a.PAD.validate(ap + ".pad"); err != nil {
-				return err
-			}
-		}
-		if len(a.Hints) > MaxHints {
-			return schemaErr(ap+".hints", "%d hints, at most %d", len(a.Hints), MaxHints)
-		}
-		for k, h := range a.Hints {
-			if err := checkText(fmt.Sprintf("%s.hints[%d]", ap, k), h, true); err != nil {
 				return err
 			}
 		}
@@ -284,14 +286,6 @@ func (q *Quality) validate(p string) error {
 	}
 	if q.Score > 100 {
 		return schemaErr(p+".score", "%d is above 100", q.Score)
-	}
-	if len(q.Native) > MaxNative {
-		return schemaErr(p+".native", "%d measures, at most %d", len(q.Native), MaxNative)
-	}
-	for k, v := range q.Native {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return schemaErr(p+".native."+k, "not a finite number")
-		}
 	}
 	return nil
 }

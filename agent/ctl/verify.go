@@ -62,6 +62,9 @@ func writeBodyList(w io.Writer, body *protocol.Body) {
 	for _, it := range body.Items {
 		fmt.Fprintf(w, "  %-13s %-16s %8d bytes\n", itemName(it.Mod, it.Pos), it.Format, len(it.Data))
 	}
+	if n := len(body.Assessments); n > 0 {
+		fmt.Fprintf(w, "  quality detail of %d attempts (measures, hints)\n", n)
+	}
 }
 
 // loadRecord verifies a signed record against the station keys at stationKey (a PEM

@@ -65,9 +65,10 @@ func (s *Session) fingerAttempt(ctx context.Context, it Item, n int) (*attempt, 
 		return nil, fmt.Errorf("quality check failed: %w", err)
 	}
 	a.rec.Q = q.Quality
+	a.native = q.Native
 	a.rec.Q.Pass = q.Usable && q.Quality.Score >= s.threshold(it)
 	if !a.rec.Q.Pass {
-		a.rec.Hints = q.Hints // guidance matters when the attempt must be repeated
+		a.hints = q.Hints // guidance matters when the attempt must be repeated
 	}
 	a.minutiae = q.Minutiae
 	a.usable = q.Usable
@@ -75,7 +76,7 @@ func (s *Session) fingerAttempt(ctx context.Context, it Item, n int) (*attempt, 
 		// Kept as a failed attempt: the technician sees why and may override it (a false
 		// alarm) or have the right finger presented.
 		a.rec.Q.Pass = false
-		a.rec.Hints = append([]string{fmt.Sprintf("sequence check: this looks like the %s, already captured; present the %s", other, it)}, a.rec.Hints...)
+		a.hints = append([]string{fmt.Sprintf("sequence check: this looks like the %s, already captured; present the %s", other, it)}, a.hints...)
 	}
 	s.emitAttempt(it, a)
 	return a, nil
@@ -118,7 +119,7 @@ func (s *Session) sameAs(it Item, a *attempt) (Item, bool) {
 func (s *Session) emitAttempt(it Item, a *attempt) {
 	score, pass := a.rec.Q.Score, a.rec.Q.Pass
 	s.emit(protocol.Progress{Event: protocol.EvAttempt, Mod: it.Mod, Pos: it.Pos, Attempt: a.rec.N,
-		Score: &score, Pass: &pass, Hints: a.rec.Hints})
+		Score: &score, Pass: &pass, Hints: a.hints})
 	if a.rec.PAD != nil && a.rec.PAD.Decision == protocol.PADAttack {
 		// The technician sees the alarm; the applicant's panel shows nothing of it.
 		padScore := a.rec.PAD.Score
@@ -144,8 +145,8 @@ func (s *Session) faceAttempt(ctx context.Context, it Item, n int) (*attempt, er
 		}
 		return nil, fmt.Errorf("face capture: %w", err)
 	}
-	a := &attempt{face: res.Record, usable: len(res.Record) > 0, rec: protocol.Attempt{N: uint(n), At: s.deps.Now().UnixMilli(),
-		Q: res.Quality, Hints: res.Hints, PAD: res.PAD, Device: res.Device}}
+	a := &attempt{face: res.Record, usable: len(res.Record) > 0, native: res.Native, hints: res.Hints,
+		rec: protocol.Attempt{N: uint(n), At: s.deps.Now().UnixMilli(), Q: res.Quality, PAD: res.PAD, Device: res.Device}}
 	a.rec.Q.Pass = a.usable && res.Quality.Pass && res.Quality.Score >= s.threshold(it)
 	s.emitAttempt(it, a)
 	return a, nil

@@ -59,8 +59,9 @@ func Plan(fingers []protocol.FingerPos, face bool) []Item {
 
 // FingerAssessment is the quality of one finger image.
 type FingerAssessment struct {
-	Quality  protocol.Quality // Pass is set by the session from its thresholds
-	Hints    []string         // actionable feedback ("press harder")
+	Quality  protocol.Quality   // Pass is set by the session from its thresholds
+	Native   map[string]float64 // the measures behind the score (sealed in the body)
+	Hints    []string           // actionable feedback ("press harder")
 	Minutiae []minutiae.Minutia
 	// Usable is false when the image cannot be scored at all (blank, too small); the
 	// attempt is then kept with score 0.
@@ -82,6 +83,7 @@ type FingerPAD interface {
 type FaceResult struct {
 	Record  []byte // ISO/IEC 19794-5 face image record of the token image
 	Quality protocol.Quality
+	Native  map[string]float64 // the checks' values (sealed in the body)
 	Hints   []string
 	PAD     *protocol.PAD
 	Device  string
@@ -145,6 +147,8 @@ type Result struct {
 	Items      []protocol.Item
 	Exceptions []protocol.Exception
 	Body       []protocol.BodyItem
+	// Assessments are every attempt's measures and hints, sealed with Body.
+	Assessments []protocol.Assessment
 }
 
 // Session is one running capture session.
@@ -177,6 +181,8 @@ type itemState struct {
 
 type attempt struct {
 	rec      protocol.Attempt
+	native   map[string]float64 // sealed with the samples (protocol.Assessment)
+	hints    []string           // likewise
 	finger   *fingerprint.Image
 	minutiae []minutiae.Minutia
 	face     []byte
@@ -578,6 +584,10 @@ func (s *Session) assemble(res *Result) error {
 		item := protocol.Item{Mod: it.Mod, Pos: it.Pos, Chosen: uint(best), Forced: st.forced}
 		for _, a := range st.attempts {
 			item.Attempts = append(item.Attempts, a.rec)
+			if len(a.native) > 0 || len(a.hints) > 0 {
+				res.Assessments = append(res.Assessments, protocol.Assessment{Mod: it.Mod, Pos: it.Pos, N: a.rec.N,
+					Native: a.native, Hints: a.hints})
+			}
 		}
 		res.Items = append(res.Items, item)
 		body, err := bodyItems(it, &st.attempts[best])

@@ -328,7 +328,7 @@ func (s *Station) commit(res *session.Result, cmd *protocol.Command) (store.Entr
 	if err != nil {
 		return store.Entry{}, nil, err
 	}
-	body := &protocol.Body{V: protocol.Version, Record: res.ID, Items: res.Body}
+	body := &protocol.Body{V: protocol.Version, Record: res.ID, Items: res.Body, Assessments: res.Assessments}
 	e, err := s.deps.Store.Append(store.KindRecord, func(seq uint64, prev protocol.Hash) (protocol.ID, []byte, error) {
 		sealed, err := body.Seal(s.cfg.AIMA, s.cfg.Station)
 		if err != nil {

@@ -1,6 +1,7 @@
 package station_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -296,6 +297,18 @@ func TestCaptureToReceipt(t *testing.T) {
 	body, err := protocol.OpenBody(h.aima, r.Station, r.ID, r.Body)
 	if err != nil || len(body.Items) != 5 {
 		t.Fatalf("body: %v", err)
+	}
+	// What the quality checks measured travels sealed, one assessment per attempt; the
+	// record's readable part has scores and verdicts only.
+	if len(body.Assessments) != 3 || body.Assessments[2].Mod != protocol.ModFace || body.Assessments[2].Native["head_covering"] != 0.02 ||
+		body.Assessments[0].Native["FingerJetFX_MinutiaeCount"] != 2 {
+		t.Fatalf("sealed assessments = %+v", body.Assessments)
+	}
+	clearPart, _ := r.Encode()
+	for _, leak := range []string{"head_covering", "FingerJetFX", "native", "hints"} {
+		if bytes.Contains(clearPart, []byte(leak)) {
+			t.Errorf("the record's readable part holds %q", leak)
+		}
 	}
 	for _, a := range []string{"capture.start", "capture.done"} {
 		if h.net.auditedLocked(a) != 1 {

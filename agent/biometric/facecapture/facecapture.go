@@ -196,23 +196,31 @@ func (c *Capturer) CaptureFace(ctx context.Context, hint func([]string)) (*sessi
 	if err != nil {
 		return nil, err
 	}
-	return &session.FaceResult{Record: record, Quality: Quality(rep), Hints: rep.Hints, PAD: pad, Device: cam.String()}, nil
+	return &session.FaceResult{Record: record, Quality: Quality(rep), Native: Native(rep), Hints: rep.Hints, PAD: pad, Device: cam.String()}, nil
 }
 
 // Quality summarises a face report: the score is the mean of the checks' 0-100 scores
-// and the photo passes when every check passes (the ICAO-style verdict); each check's
-// native value is kept.
+// and the photo passes when every check passes (the ICAO-style verdict).
 func Quality(rep *face.Report) protocol.Quality {
-	q := protocol.Quality{Alg: Alg, Ver: Ver, Pass: rep.Verdict == face.Pass, Native: map[string]float64{}}
+	q := protocol.Quality{Alg: Alg, Ver: Ver, Pass: rep.Verdict == face.Pass}
 	sum := 0
 	for _, ch := range rep.Checks {
 		sum += min(max(ch.Score, 0), 100)
-		q.Native[ch.Name] = ch.Value
 	}
 	if rep.Found && len(rep.Checks) > 0 {
 		q.Score = uint((sum + len(rep.Checks)/2) / len(rep.Checks))
 	}
 	return q
+}
+
+// Native is each check's measured value, by check name (sealed in the record's body:
+// values such as the forehead's skin fraction describe the applicant).
+func Native(rep *face.Report) map[string]float64 {
+	out := make(map[string]float64, len(rep.Checks))
+	for _, ch := range rep.Checks {
+		out[ch.Name] = ch.Value
+	}
+	return out
 }
 
 func joinReasons(r []string) string {

@@ -69,10 +69,10 @@ func (a *Assessor) AssessFinger(img *fingerprint.Image) (*session.FingerAssessme
 	}
 	out.Usable = true
 	out.Quality.Score = uint(res.UnifiedQualityScore)
-	out.Quality.Native = make(map[string]float64, nfiq2.NumMeasures+4)
+	out.Native = make(map[string]float64, nfiq2.NumMeasures+4)
 	for i, v := range res.Measures {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			out.Quality.Native[nfiq2.MeasureName(i)] = v
+			out.Native[nfiq2.MeasureName(i)] = v
 		}
 	}
 	act := res.Actionable
@@ -80,7 +80,7 @@ func (a *Assessor) AssessFinger(img *fingerprint.Image) (*session.FingerAssessme
 		"UniformImage": act.UniformImage, "EmptyImageOrContrastTooLow": act.EmptyImageOrContrastTooLow,
 		"FingerprintImageWithMinutiae": act.FingerprintImageWithMinutiae, "SufficientFingerprintForeground": act.SufficientFingerprintForeground,
 	} {
-		out.Quality.Native[name] = f.Value
+		out.Native[name] = f.Value
 	}
 	out.Hints = Hints(res)
 	// The extractor saw the cropped image; the template is in the capture's coordinates.

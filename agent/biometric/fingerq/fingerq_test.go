@@ -29,7 +29,7 @@ func TestAssessRealPrints(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !res.Usable || res.Quality.Score == 0 || res.Quality.Alg != "NFIQ2" || len(res.Quality.Native) != 73 {
+		if !res.Usable || res.Quality.Score == 0 || res.Quality.Alg != "NFIQ2" || len(res.Native) != 73 {
 			t.Fatalf("%s: %+v", p.file, res.Quality)
 		}
 		if len(res.Minutiae) < 10 {

@@ -85,7 +85,8 @@ func (q *Quality) AssessFinger(img *fingerprint.Image) (*session.FingerAssessmen
 	if sc < 30 {
 		hints = []string{"press harder"}
 	}
-	return &session.FingerAssessment{Quality: protocol.Quality{Alg: "NFIQ2", Ver: "2.3", Score: sc}, Hints: hints, Minutiae: ms, Usable: true}, nil
+	return &session.FingerAssessment{Quality: protocol.Quality{Alg: "NFIQ2", Ver: "2.3", Score: sc},
+		Native: map[string]float64{"FingerJetFX_MinutiaeCount": float64(len(ms))}, Hints: hints, Minutiae: ms, Usable: true}, nil
 }
 
 // Face returns a face record of the given score.
@@ -96,5 +97,6 @@ var _ session.FaceCapturer = (*Face)(nil)
 func (f *Face) CaptureFace(ctx context.Context, hint func([]string)) (*session.FaceResult, error) {
 	hint([]string{"look at the camera"})
 	return &session.FaceResult{Record: []byte("FAC\x00 010\x00 fake face record"),
-		Quality: protocol.Quality{Alg: "captura-face-icao", Ver: "1", Score: f.Score, Pass: true}, Device: "fake-camera"}, nil
+		Quality: protocol.Quality{Alg: "captura-face-icao", Ver: "1", Score: f.Score, Pass: true},
+		Native:  map[string]float64{"head_covering": 0.02}, Device: "fake-camera"}, nil
 }

@@ -282,7 +282,11 @@ func FileHash(r io.Reader, size int64) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// VerifyFile checks a whole bundle file: header, policy, size, payload.
+// VerifyFile checks a whole bundle file: header, policy, size, payload. When several
+// checks fail it reports the one a maintainer must act on first: a bad signature or a
+// policy refusal (product, target, version), then damage to the file (truncated, trailing
+// bytes, a chunk whose hash does not match), and only then too few signatures — so that
+// a damaged copy is not taken for one that merely awaits a second signature.
 func VerifyFile(path string, p Policy) (*Header, *Verified, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -293,23 +297,45 @@ func VerifyFile(path string, p Policy) (*Header, *Verified, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := h.Verify(p)
-	if err != nil {
+	v, perr := h.Verify(p)
+	if perr != nil && !errors.Is(perr, ErrThreshold) {
+		return h, v, perr
+	}
+	if err := checkPayload(f, path, h); err != nil {
 		return h, v, err
 	}
+	return h, v, perr
+}
+
+// checkPayload checks that the file after the header (f is positioned there) is exactly
+// the payload the manifest describes.
+func checkPayload(f *os.File, path string, h *Header) error {
 	fi, err := f.Stat()
 	if err != nil {
-		return h, v, err
+		return fmt.Errorf("bundle: %w", err)
 	}
 	if want := h.TotalSize(); fi.Size() < want {
-		return h, v, fmt.Errorf("bundle: %s is %d bytes, its manifest describes %d: %w", path, fi.Size(), want, ErrTruncated)
+		return fmt.Errorf("bundle: %s is %d bytes, its manifest describes %d: %w", path, fi.Size(), want, ErrTruncated)
 	} else if fi.Size() > want {
-		return h, v, fmt.Errorf("bundle: %s is %d bytes, its manifest describes %d (trailing bytes): %w", path, fi.Size(), want, ErrSize)
+		return fmt.Errorf("bundle: %s is %d bytes, its manifest describes %d (trailing bytes): %w", path, fi.Size(), want, ErrSize)
 	}
-	if err := h.Manifest.VerifyPayload(f); err != nil {
-		return h, v, err
+	return h.Manifest.VerifyPayload(f)
+}
+
+// CheckPayload checks that the bundle file at path holds exactly the payload its
+// manifest describes, without judging signatures: what a maintainer's tool checks before
+// adding a signature, so that nobody signs a damaged copy.
+func CheckPayload(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
 	}
-	return h, v, nil
+	defer f.Close()
+	h, err := ReadHeader(f)
+	if err != nil {
+		return err
+	}
+	return checkPayload(f, path, h)
 }
 
 // Reason returns a short machine-readable reason for err ("signature", "threshold",

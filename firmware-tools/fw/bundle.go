@@ -204,7 +204,7 @@ func hintFor(err error) string {
 	switch {
 	case errors.Is(err, bundle.ErrThreshold):
 		return "another maintainer can add a signature offline: captura-fw bundle sign FILE --key KEY"
-	case errors.Is(err, bundle.ErrTruncated), errors.Is(err, bundle.ErrHash):
+	case errors.Is(err, bundle.ErrTruncated), errors.Is(err, bundle.ErrHash), errors.Is(err, bundle.ErrSize):
 		return "the file was damaged in transfer; copy it again"
 	}
 	return ""
@@ -223,6 +223,9 @@ func runBundleSign(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	signers, err := readSigners([]string{*key})
 	if err != nil {
 		return err
+	}
+	if err := bundle.CheckPayload(path); err != nil {
+		return cli.WithHint(fmt.Errorf("not signing a damaged bundle (%s): %w", bundle.Reason(err), err), hintFor(err))
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -86,16 +86,33 @@ func (p *Program) Register(c *Command) {
 	p.commands[c.Name] = c
 }
 
-// Parse parses flags and maps flag errors to usage errors. -h prints the usage.
+// Parse parses flags and maps flag errors to usage errors. -h prints the usage. Flags
+// may come before, between or after the positional arguments ("verify FILE --keys DIR",
+// "override 4 worn ridges --profile P"), as people type them; after "--" everything is
+// positional. fs.Args() then holds the positional arguments in order.
 func Parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return flag.ErrHelp
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return flag.ErrHelp
+			}
+			return &UsageError{Msg: err.Error()}
 		}
-		return &UsageError{Msg: err.Error()}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...) // the flag package consumed the terminator
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	// Leave the positional arguments where fs.Args() reports them.
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 // Main runs the program with args (without the program name) and returns the exit status.

@@ -209,12 +209,14 @@ func itemCommand(typ string) func(env *cli.Env, fs *flag.FlagSet, args []string)
 		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
-		want := 2
+		want := 2 // ITEM REASON..., the reason in as many words as typed
 		if typ == protocol.CmdCaptureRetry {
 			want = 1
-		}
-		if fs.NArg() != want {
-			return cli.Usagef("want %d arguments", want)
+			if fs.NArg() != 1 {
+				return cli.Usagef("got %d arguments, want one ITEM", fs.NArg())
+			}
+		} else if fs.NArg() < 2 {
+			return cli.Usagef("got %d arguments, want ITEM REASON", fs.NArg())
 		}
 		it, err := parseItem(fs.Arg(0))
 		if err != nil {

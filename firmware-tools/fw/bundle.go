@@ -37,26 +37,6 @@ func init() {
 	})
 }
 
-// parseMixed parses flags that may follow positional arguments ("bundle verify F
-// --keys DIR") and returns the positional arguments.
-func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := cli.Parse(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if rest[0] == "--" {
-			return append(pos, rest[1:]...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
 // listFlag collects a repeated flag.
 type listFlag []string
 
@@ -162,10 +142,10 @@ func runBundleVerify(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	goarm := fs.Uint("goarm", 7, "station ARM level, with --arch arm")
 	installed := fs.String("installed", "", "station's installed version (default: not checked)")
 	floor := fs.String("floor", "", "station's anti-rollback floor (default: not checked)")
-	pos, err := parseMixed(fs, args)
-	if err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	pos := fs.Args()
 	if len(pos) != 1 || *keysDir == "" {
 		return cli.Usagef("want one bundle file and --keys DIR")
 	}
@@ -212,10 +192,10 @@ func hintFor(err error) string {
 
 func runBundleSign(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	key := fs.String("key", "", "maintainer private key (PEM)")
-	pos, err := parseMixed(fs, args)
-	if err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	pos := fs.Args()
 	if len(pos) != 1 || *key == "" {
 		return cli.Usagef("want one bundle file and --key KEY")
 	}

@@ -8,10 +8,12 @@ import (
 	"image"
 	_ "image/jpeg" // decoders for the input files
 	_ "image/png"
+	"io"
 	"os"
 
 	"github.com/captura-claim/captura/agent/biometric/face"
 	"github.com/captura-claim/captura/agent/cli"
+	"github.com/captura-claim/captura/protocol/iso19794/fac"
 )
 
 func init() {
@@ -86,9 +88,20 @@ func readImage(name string) (image.Image, error) {
 		return nil, err
 	}
 	defer f.Close()
-	img, _, err := image.Decode(f)
+	// The header first: a small file can declare an image that would not fit in memory.
+	cfg, format, err := image.DecodeConfig(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a JPEG or PNG image: %w", name, err)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > fac.MaxPixels {
+		return nil, fmt.Errorf("%s: %s image of %dx%d pixels, over the limit of %d", name, format, cfg.Width, cfg.Height, fac.MaxPixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: damaged %s image: %w", name, format, err)
 	}
 	return img, nil
 }

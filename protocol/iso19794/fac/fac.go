@@ -289,11 +289,24 @@ func (r *Record) Encode() ([]byte, error) {
 // Encode is a shorthand for r.Encode().
 func Encode(r *Record) ([]byte, error) { return r.Encode() }
 
+// MaxPixels bounds the image a face record's data may declare before it is decoded
+// (32 Mpixel: more than any camera a capture station uses, and still under 100 MB to
+// decode on a Pi-class box). A JPEG of a few hundred bytes can declare 60000×60000.
+const MaxPixels = 32 << 20
+
 // DecodeImage decodes the image data. Only JPEG is supported (JPEG 2000 has no
-// decoder in the standard library).
+// decoder in the standard library). Data declaring more than MaxPixels is refused
+// before decoding.
 func (im *Image) DecodeImage() (image.Image, error) {
 	switch im.ImageDataType {
 	case DataJPEG:
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(im.Data))
+		if err != nil {
+			return nil, fmt.Errorf("fac: image data: %w", err)
+		}
+		if cfg.Width*cfg.Height > MaxPixels {
+			return nil, fmt.Errorf("fac: image data declares %dx%d pixels, over the limit of %d", cfg.Width, cfg.Height, MaxPixels)
+		}
 		m, err := jpeg.Decode(bytes.NewReader(im.Data))
 		if err != nil {
 			return nil, fmt.Errorf("fac: image data: %w", err)

@@ -219,3 +219,25 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeImageRefusesHugeDeclaredSize: a JPEG of a few hundred bytes may declare an
+// image too large to decode on a station; the declared size is checked first.
+func TestDecodeImageRefusesHugeDeclaredSize(t *testing.T) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 16, 16)), nil); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	sof := bytes.Index(data, []byte{0xFF, 0xC0})
+	if sof < 0 {
+		t.Fatal("no SOF0 marker")
+	}
+	// SOF0: marker, length(2), precision(1), height(2), width(2).
+	binary.BigEndian.PutUint16(data[sof+5:], 60000)
+	binary.BigEndian.PutUint16(data[sof+7:], 60000)
+	im := &Image{ImageDataType: DataJPEG, Data: data}
+	_, err := im.DecodeImage()
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("60000x60000")) {
+		t.Fatalf("DecodeImage of a JPEG declaring 60000x60000 = %v, want a refusal naming the size", err)
+	}
+}

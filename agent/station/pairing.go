@@ -56,20 +56,33 @@ type pairedTablet struct {
 	By     string `cbor:"by"` // "pairing" or "config"
 }
 
-// LoadTablets adds the tablets paired at run time (kept in the store) to the key set.
+// LoadTablets adds the tablets paired at run time (kept in the store) to the key set. An
+// entry that cannot be read is skipped, logged and audited, not fatal: one damaged entry
+// must not take the station and every other tablet down; that tablet pairs again.
 func (s *Station) LoadTablets() error {
-	return s.deps.Store.ForEach("tablets", func(k, v []byte) error {
+	type skipped struct{ name, reason string }
+	var bad []skipped
+	err := s.deps.Store.ForEach("tablets", func(k, v []byte) error {
 		var pt pairedTablet
-		if err := cbor.Unmarshal(v, &pt); err != nil {
-			return fmt.Errorf("station: paired tablet %q: %w", k, err)
+		err := cbor.Unmarshal(v, &pt)
+		var pub any
+		if err == nil {
+			pub, err = x509.ParsePKIXPublicKey(pt.Key)
 		}
-		pub, err := x509.ParsePKIXPublicKey(pt.Key)
+		if err == nil {
+			_, err = s.cfg.Tablets.Add(string(k), pub)
+		}
 		if err != nil {
-			return fmt.Errorf("station: paired tablet %q: %w", k, err)
+			bad = append(bad, skipped{string(k), err.Error()})
 		}
-		_, err = s.cfg.Tablets.Add(string(k), pub)
-		return err
+		return nil
 	})
+	// Logged and audited once the store's read transaction is over.
+	for _, b := range bad {
+		s.log.Error("paired tablet skipped: its entry cannot be used; pair it again", "tablet", b.name, "err", b.reason)
+		s.audit(context.Background(), "station", "pairing.skipped", "failed", b.name, map[string]string{"reason": b.reason})
+	}
+	return err
 }
 
 // OpenPairing opens the pairing window (button press or control socket) and returns

@@ -2,10 +2,12 @@ package station_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/captura-claim/captura/agent/store"
 	"github.com/captura-claim/captura/protocol"
 )
 
@@ -136,5 +138,42 @@ func TestPairedTabletsSurviveRestartAndUnpair(t *testing.T) {
 	}
 	if cs := send(protocol.CmdStatus, 3, nil); cs.State != protocol.CmdFailed || !strings.Contains(cs.Reason, "unknown tablet") {
 		t.Fatalf("after unpair: %+v", cs)
+	}
+}
+
+// TestDamagedPairedTabletIsSkipped: one unreadable paired-tablet entry is skipped and
+// audited; the station starts and the other tablets keep working.
+func TestDamagedPairedTabletIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	stKey, _ := protocol.GenerateSigningKey(protocol.KindStation)
+	tabKey, _ := protocol.GenerateSigningKey(protocol.KindTablet)
+	h := startHarness(t, dir, 0, stKey, tabKey)
+	h.st.OpenPairing(context.Background(), "station")
+	r, signer := h.pair(t, "tab-new", testSecret, "st-1")
+	if r.Status != protocol.PairPaired {
+		t.Fatal(r.Reason)
+	}
+	h.stop()
+	st, err := store.Open(filepath.Join(dir, "captura.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put("tablets", []byte("tab-bad"), []byte{0xff, 0x00, 0x13}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	h2 := startHarness(t, dir, 0, stKey, tabKey) // fails the test if the station refuses to start
+	c := &protocol.Command{V: 1, ID: protocol.NewID(), Type: protocol.CmdStatus, Centre: "c1", Station: "st-1", Tablet: "tab-new",
+		Counter: 1, Issued: time.Now().UnixMilli(), Expires: time.Now().Add(time.Minute).UnixMilli()}
+	h2.deliver(signer, c)
+	if cs := h2.waitState(c.ID); cs.State != protocol.CmdSuccessful {
+		t.Fatalf("the good tablet after a restart beside a damaged entry: %+v", cs)
+	}
+	h2.waitOutboxEmpty()
+	h2.mu.Lock()
+	defer h2.mu.Unlock()
+	if h2.net.auditedLocked("pairing.skipped") != 1 {
+		t.Fatal("the skipped entry was not audited")
 	}
 }

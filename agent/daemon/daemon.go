@@ -29,6 +29,7 @@ import (
 	"github.com/captura-claim/captura/agent/config"
 	"github.com/captura-claim/captura/agent/devices"
 	"github.com/captura-claim/captura/agent/fsutil"
+	"github.com/captura-claim/captura/agent/mqttc"
 	"github.com/captura-claim/captura/agent/session"
 	"github.com/captura-claim/captura/agent/station"
 	"github.com/captura-claim/captura/agent/store"
@@ -64,27 +65,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, hooks Hooks)
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	signer, err := stationKey(cfg, log)
+	// Every file the configuration names is read first: a station key is created only
+	// for a configuration that can run.
+	kf, err := ReadKeyFiles(cfg)
 	if err != nil {
 		return err
 	}
-	aima, err := readRecipient(cfg.Path(cfg.AIMA.PublicKey))
+	aima, gw, tablets := kf.aima, kf.gateway, kf.tablets
+	signer, err := stationKey(cfg, log)
 	if err != nil {
-		return fmt.Errorf("aima.public_key: %w", err)
-	}
-	gw, err := readPublic(cfg.Path(cfg.Gateway.PublicKey))
-	if err != nil {
-		return fmt.Errorf("gateway.public_key: %w", err)
-	}
-	tablets := station.NewTablets()
-	for i, t := range cfg.Tablets {
-		pub, err := readPublic(cfg.Path(t.PublicKey))
-		if err != nil {
-			return fmt.Errorf("tablet[%d].public_key: %w", i, err)
-		}
-		if _, err := tablets.Add(t.Name, pub); err != nil {
-			return fmt.Errorf("tablet[%d]: %w", i, err)
-		}
+		return err
 	}
 	pairing, err := loadPairing(cfg, stateDir, log)
 	if err != nil {
@@ -490,6 +480,78 @@ func padHistoryKey(s *protocol.Signer) ([]byte, error) {
 		return nil, fmt.Errorf("history key: station key is %T, want Ed25519", s.PrivateKey())
 	}
 	return hkdf.Key(sha256.New, k.Seed(), nil, "captura/pad-history/v1", 32)
+}
+
+// keyFiles are the keys a configuration names, read and parsed.
+type keyFiles struct {
+	aima    *protocol.RecipientPublicKey
+	gateway crypto.PublicKey
+	tablets *station.Tablets
+}
+
+// ReadKeyFiles reads every key, certificate and secret file the configuration names
+// (the station key only if it exists: the agent creates it on first start) and reports
+// every problem, each with its key and file, as config.Errors. captura-agent
+// -check-config runs it, so that "ok" means the agent can start with these files.
+func ReadKeyFiles(cfg *config.Config) (*keyFiles, error) {
+	var errs config.Errors
+	bad := func(key, path string, err error) {
+		errs = append(errs, fmt.Errorf("%s: %s: %w", key, path, err))
+	}
+	kf := &keyFiles{tablets: station.NewTablets()}
+	var err error
+	if p := cfg.Path(cfg.AIMA.PublicKey); p != "" {
+		if kf.aima, err = readRecipient(p); err != nil {
+			bad("aima.public_key", p, err)
+		}
+	}
+	if p := cfg.Path(cfg.Gateway.PublicKey); p != "" {
+		if kf.gateway, err = readPublic(p); err != nil {
+			bad("gateway.public_key", p, err)
+		}
+	}
+	for i, t := range cfg.Tablets {
+		p := cfg.Path(t.PublicKey)
+		pub, err := readPublic(p)
+		if err != nil {
+			bad(fmt.Sprintf("tablet[%d].public_key", i), p, err)
+			continue
+		}
+		if _, err := kf.tablets.Add(t.Name, pub); err != nil {
+			bad(fmt.Sprintf("tablet[%d]", i), p, err)
+		}
+	}
+	if p := cfg.StationKeyPath(); p != "" {
+		if data, err := os.ReadFile(p); err == nil {
+			if _, err := protocol.ParsePrivateKeyPEM(data); err != nil {
+				bad("station key", p, err)
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			bad("station key", p, err)
+		}
+	}
+	if p := cfg.Path(cfg.Pairing.SecretFile); p != "" {
+		if data, err := os.ReadFile(p); err != nil {
+			bad("pairing.secret_file", p, err)
+		} else if _, err := protocol.ParseSecret(string(data)); err != nil {
+			bad("pairing.secret_file", p, err)
+		}
+	}
+	if p := cfg.Path(cfg.MQTT.PasswordFile); p != "" {
+		if _, err := os.ReadFile(p); err != nil {
+			bad("mqtt.password_file", p, err)
+		}
+	}
+	if cfg.MQTT.CAFile != "" || cfg.MQTT.CertFile != "" {
+		o := mqttc.Options{CAFile: cfg.Path(cfg.MQTT.CAFile), CertFile: cfg.Path(cfg.MQTT.CertFile), KeyFile: cfg.Path(cfg.MQTT.KeyFile)}
+		if _, err := o.TLSConfig(); err != nil {
+			errs = append(errs, fmt.Errorf("mqtt TLS files: %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return kf, nil
 }
 
 func readPublic(path string) (crypto.PublicKey, error) {

@@ -95,6 +95,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	if *check {
+		// The files the configuration names are part of it: "ok" means the agent can
+		// start with them.
+		if _, err := ReadKeyFiles(cfg); err != nil {
+			var errs config.Errors
+			errors.As(err, &errs)
+			for _, e := range errs {
+				fmt.Fprintf(stderr, "captura-agent: %s: %s\n", *cfgPath, e)
+			}
+			return ExitConfig
+		}
 		fmt.Fprintf(stdout, "%s: ok (station %s, centre %s)\n", *cfgPath, cfg.Station.ID, cfg.Station.Centre)
 		return ExitOK
 	}

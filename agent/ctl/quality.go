@@ -123,7 +123,7 @@ func parseSize(s string) (w, h int, err error) {
 			h, err = strconv.Atoi(hs)
 		}
 	}
-	if !ok || err != nil || w <= 0 || h <= 0 || w*h > fpimage.MaxPixels {
+	if !ok || err != nil || w <= 0 || h <= 0 || w > fpimage.MaxPixels || h > fpimage.MaxPixels || w*h > fpimage.MaxPixels {
 		return 0, 0, errors.New("want WxH, e.g. 256x288")
 	}
 	return w, h, nil

@@ -5,6 +5,7 @@ package provision
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -61,18 +62,31 @@ func ParseLabelURI(uri string) (centre, station string, secret []byte, kid strin
 	}
 	q := u.Query()
 	centre, station, kid = q.Get("c"), q.Get("s"), q.Get("id")
-	if !protocol.ValidID(centre) || !protocol.ValidID(station) {
-		return "", "", nil, "", errors.New("label: bad station or centre id")
+	if !protocol.ValidID(centre) {
+		return "", "", nil, "", fmt.Errorf("label: centre id %q (c=) is not 1-64 characters of [a-z0-9-]", centre)
+	}
+	if !protocol.ValidID(station) {
+		return "", "", nil, "", fmt.Errorf("label: station id %q (s=) is not 1-64 characters of [a-z0-9-]", station)
+	}
+	if kid != "" {
+		if b, err := hex.DecodeString(kid); err != nil || len(b) != len(protocol.KeyID{}) {
+			return "", "", nil, "", fmt.Errorf("label: station key id %q (id=) is not %d hex digits", kid, 2*len(protocol.KeyID{}))
+		}
 	}
 	secret, err = protocol.ParseSecret(q.Get("k"))
-	return centre, station, secret, kid, err
+	if err != nil {
+		return "", "", nil, "", fmt.Errorf("label: %w", err)
+	}
+	return centre, station, secret, kid, nil
 }
 
 // Station provisions station of centre into dir, which must not hold a provisioned
 // station already (keys and secrets are never overwritten).
 func Station(dir, centre, station string) (*Result, error) {
-	if !protocol.ValidID(station) || !protocol.ValidID(centre) {
-		return nil, errors.New("station and centre ids are 1-64 characters of [a-z0-9-]")
+	for _, id := range []struct{ what, v string }{{"station", station}, {"centre", centre}} {
+		if !protocol.ValidID(id.v) {
+			return nil, fmt.Errorf("%s id %q: want 1-64 characters of [a-z0-9-]", id.what, id.v)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err

@@ -109,7 +109,8 @@ func checkSize(w, h int) error {
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("fpimage: bad image size %dx%d", w, h)
 	}
-	if int64(w)*int64(h) > MaxPixels {
+	// Each side first: the product of two sides read from a header can overflow.
+	if w > MaxPixels || h > MaxPixels || int64(w)*int64(h) > MaxPixels {
 		return fmt.Errorf("fpimage: image of %dx%d pixels exceeds the limit of %d", w, h, MaxPixels)
 	}
 	return nil

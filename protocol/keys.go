@@ -82,7 +82,11 @@ func onePEM(data []byte, want ...string) (*pem.Block, error) {
 	if b == nil {
 		return nil, errors.New("protocol: not a PEM file")
 	}
-	_ = rest
+	if more, _ := pem.Decode(rest); more != nil {
+		// A key file holds one key; a second block is a mistake (two keys pasted
+		// together), not something to ignore.
+		return nil, fmt.Errorf("protocol: PEM file holds more than one block (%q, then %q)", b.Type, more.Type)
+	}
 	for _, w := range want {
 		if b.Type == w {
 			return b, nil

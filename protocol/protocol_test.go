@@ -473,3 +473,19 @@ func TestBodyAssessments(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyFileWithTwoBlocksRefused: a key file holds one key; two pasted together are
+// refused rather than the second silently ignored.
+func TestKeyFileWithTwoBlocksRefused(t *testing.T) {
+	a, _ := GenerateSigningKey(KindStation)
+	b, _ := GenerateSigningKey(KindStation)
+	pa, _ := MarshalPublicKeyPEM(a.Public())
+	pb, _ := MarshalPublicKeyPEM(b.Public())
+	if _, err := ParsePublicKeyPEM(pa); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParsePublicKeyPEM(append(pa, pb...))
+	if err == nil || !strings.Contains(err.Error(), "more than one block") {
+		t.Fatalf("two keys in one file: %v", err)
+	}
+}

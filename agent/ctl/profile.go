@@ -74,21 +74,23 @@ func loadProfile(dir string) (*profile, crypto.Signer, crypto.PublicKey, error) 
 		return nil, nil, nil, fmt.Errorf("profile %s: %w", dir, err)
 	}
 	p.dir = dir
-	kb, err := os.ReadFile(filepath.Join(dir, tabletKey))
+	kpath := filepath.Join(dir, tabletKey)
+	kb, err := os.ReadFile(kpath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("profile: %w", err)
 	}
 	k, err := protocol.ParsePrivateKeyPEM(kb)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("profile: %s: %w", kpath, err)
 	}
-	sb, err := os.ReadFile(filepath.Join(dir, stationPub))
+	spath := filepath.Join(dir, stationPub)
+	sb, err := os.ReadFile(spath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("profile: %w", err)
 	}
 	spub, err := protocol.ParsePublicKeyPEM(sb)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("profile: %s: %w", spath, err)
 	}
 	return &p, k, spub, nil
 }

@@ -32,6 +32,10 @@ func runShow(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if fs.NArg() != 1 || *aimaKey == "" {
 		return cli.Usagef("want a RECORD file and --aima-key")
 	}
+	aima, err := readAIMAKey(*aimaKey)
+	if err != nil {
+		return err
+	}
 	data, err := readInput(env, fs.Arg(0), protocol.MaxRecordSize+(64<<10))
 	if err != nil {
 		return err
@@ -40,7 +44,7 @@ func runShow(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	body, err := openBody(rec, *aimaKey)
+	body, err := openBody(rec, aima)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,14 @@ func runVerify(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if fs.NArg() != 1 {
 		return cli.Usagef("want exactly one FILE (or - for standard input)")
 	}
+	// Keys first: a wrong key file is reported before any output.
+	var aima *protocol.RecipientKey
+	if *aimaKey != "" {
+		var err error
+		if aima, err = readAIMAKey(*aimaKey); err != nil {
+			return err
+		}
+	}
 	data, err := readInput(env, fs.Arg(0), protocol.MaxRecordSize+(64<<10))
 	if err != nil {
 		return err
@@ -45,10 +53,10 @@ func runVerify(env *cli.Env, fs *flag.FlagSet, args []string) error {
 		fmt.Fprintf(env.Stdout, "signature NOT checked (no --station-key): structure and schema only\n")
 	}
 	WriteRecordSummary(env.Stdout, rec, e)
-	if *aimaKey == "" {
+	if aima == nil {
 		return nil
 	}
-	body, err := openBody(rec, *aimaKey)
+	body, err := openBody(rec, aima)
 	if err != nil {
 		return err
 	}
@@ -104,15 +112,20 @@ func loadRecord(data []byte, stationKey string) (*protocol.Record, *protocol.Env
 }
 
 // openBody opens a record's sealed body with the AIMA key in the PEM file keyPath.
-func openBody(rec *protocol.Record, keyPath string) (*protocol.Body, error) {
-	pem, err := os.ReadFile(keyPath)
+// readAIMAKey reads the AIMA private key named by --aima-key.
+func readAIMAKey(path string) (*protocol.RecipientKey, error) {
+	pem, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--aima-key: %w", err)
 	}
 	k, err := protocol.ParseRecipientKeyPEM(pem)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--aima-key %s: %w", path, err)
 	}
+	return k, nil
+}
+
+func openBody(rec *protocol.Record, k *protocol.RecipientKey) (*protocol.Body, error) {
 	body, err := protocol.OpenBody(k, rec.Station, rec.ID, rec.Body)
 	if err != nil {
 		return nil, verifyHint(err)

@@ -52,10 +52,9 @@ func runShow(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	img, err := sheet.Render(rec, body, an)
-	if err != nil {
-		return err
-	}
+	// A sheet with damaged items is still written (they are marked on it); the exit
+	// status says so.
+	img, drawErr := sheet.Render(rec, body, an)
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return err
@@ -64,5 +63,5 @@ func runShow(env *cli.Env, fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s (%dx%d): it holds biometric data; delete it after QA\n", *out, img.Bounds().Dx(), img.Bounds().Dy())
-	return nil
+	return drawErr
 }

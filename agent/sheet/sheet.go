@@ -5,6 +5,7 @@
 package sheet
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -40,7 +41,9 @@ var (
 )
 
 // Render draws the sheet of rec, whose opened body is body. analyzer may be nil (no face
-// box).
+// box). An item whose records cannot be drawn gets a cell that says why, and the rest
+// of the sheet is drawn: a damaged item is what QA needs to see. The error then lists
+// every such item, and the image is still returned.
 func Render(rec *protocol.Record, body *protocol.Body, analyzer *face.Analyzer) (*image.RGBA, error) {
 	W, H := 5*cellW+faceW, header+2*cellH
 	img := image.NewRGBA(image.Rect(0, 0, W, H))
@@ -74,17 +77,36 @@ func Render(rec *protocol.Record, body *protocol.Body, analyzer *face.Analyzer) 
 			facData = b.Data
 		}
 	}
+	var errs []error
 	for p := protocol.FingerPos(1); p <= 10; p++ {
 		x0 := int(p-1) % 5 * cellW
 		y0 := header + int(p-1)/5*cellH
 		if err := fingerCell(img, x0, y0, p, items[p], missing[p], firs[p], fmrs[p]); err != nil {
-			return nil, fmt.Errorf("sheet: %s: %w", p, err)
+			errorCell(img, image.Rect(x0+10, y0+4, x0+10+imgW, y0+4+imgH), err)
+			errs = append(errs, fmt.Errorf("sheet: %s: %w", p, err))
 		}
 	}
 	if err := faceCell(img, 5*cellW, header, faceItem, facData, analyzer); err != nil {
-		return nil, fmt.Errorf("sheet: face: %w", err)
+		errorCell(img, image.Rect(5*cellW+10, header+4, 5*cellW+faceW-10, header+2*cellH-40), err)
+		errs = append(errs, fmt.Errorf("sheet: face: %w", err))
 	}
-	return img, nil
+	return img, errors.Join(errs...)
+}
+
+// errorCell marks box as not drawable and prints why, wrapped to the box's width.
+func errorCell(img *image.RGBA, box image.Rectangle, err error) {
+	draw.Draw(img, box, image.NewUniform(color.RGBA{255, 225, 225, 255}), image.Point{}, draw.Src)
+	const charW, lineH = 7, 15
+	perLine := max(box.Dx()/charW-2, 8)
+	y := box.Min.Y + 20
+	text(img, box.Min.X+6, y, red, "CANNOT DRAW:")
+	msg := []rune(err.Error())
+	for len(msg) > 0 && y+lineH < box.Max.Y {
+		n := min(perLine, len(msg))
+		y += lineH
+		text(img, box.Min.X+6, y, red, string(msg[:n]))
+		msg = msg[n:]
+	}
 }
 
 func fingerCell(img *image.RGBA, x0, y0 int, p protocol.FingerPos, it *protocol.Item, missing string, firData, fmrData []byte) error {

@@ -120,6 +120,12 @@ func (p *Program) Main(env *Env, args []string) int {
 	if env.Ctx == nil {
 		env.Ctx = context.Background()
 	}
+	named := args // the command as the user named it, for messages
+	if len(args) > 1 && args[0] == "help" {
+		// "help COMMAND" is "COMMAND -h".
+		named = args[1:]
+		args = append(append([]string{}, named...), "-h")
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		p.usage(env.Stdout)
 		if len(args) == 0 {
@@ -137,7 +143,17 @@ func (p *Program) Main(env *Env, args []string) int {
 		}
 	}
 	if cmd == nil {
-		fmt.Fprintf(env.Stderr, "%s: unknown command %q\n%s: hint: run %q for the list\n", p.Name, strings.Join(args, " "), p.Name, p.Name+" help")
+		// A group's name alone ("bundle") lists the group's commands.
+		for n := min(len(named), 2); n >= 1; n-- {
+			if sub := p.group(strings.Join(named[:n], " ")); len(sub) > 0 {
+				fmt.Fprintf(env.Stderr, "%s: %q needs a command:\n", p.Name, strings.Join(named[:n], " "))
+				for _, c := range sub {
+					fmt.Fprintf(env.Stderr, "  %-18s %s\n", c, p.commands[c].Summary)
+				}
+				return 2
+			}
+		}
+		fmt.Fprintf(env.Stderr, "%s: unknown command %q\n%s: hint: run %q for the list\n", p.Name, strings.Join(named, " "), p.Name, p.Name+" help")
 		return 2
 	}
 	fs := flag.NewFlagSet(p.Name+" "+cmd.Name, flag.ContinueOnError)
@@ -164,6 +180,18 @@ func (p *Program) Main(env *Env, args []string) int {
 		return 2
 	}
 	return 1
+}
+
+// group returns, sorted, the commands whose names start with prefix and a space.
+func (p *Program) group(prefix string) []string {
+	var out []string
+	for n := range p.commands {
+		if strings.HasPrefix(n, prefix+" ") {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (p *Program) usage(w io.Writer) {

@@ -42,7 +42,7 @@ func runShow(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	}
 	rec, _, err := loadRecord(data, *stationKey)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", inputName(fs.Arg(0)), err)
 	}
 	body, err := openBody(rec, aima)
 	if err != nil {

@@ -45,7 +45,7 @@ func runVerify(env *cli.Env, fs *flag.FlagSet, args []string) error {
 	}
 	rec, e, err := loadRecord(data, *stationKey)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", inputName(fs.Arg(0)), err)
 	}
 	if *stationKey != "" {
 		fmt.Fprintf(env.Stdout, "signature valid (EdDSA, station key %s)\n", e.KeyID)
@@ -112,6 +112,14 @@ func loadRecord(data []byte, stationKey string) (*protocol.Record, *protocol.Env
 }
 
 // openBody opens a record's sealed body with the AIMA key in the PEM file keyPath.
+// inputName names a FILE argument in messages ("-" is standard input).
+func inputName(arg string) string {
+	if arg == "-" {
+		return "standard input"
+	}
+	return arg
+}
+
 // readAIMAKey reads the AIMA private key named by --aima-key.
 func readAIMAKey(path string) (*protocol.RecipientKey, error) {
 	pem, err := os.ReadFile(path)

@@ -228,7 +228,9 @@ func Parse(text, baseDir, name string) (*Config, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return nil, Errors{fmt.Errorf("%s:%d: %s", name, perr.Position.Line, perr.Message)}
+			// The TOML decoder stops at its first error: say so, so that a maintainer
+			// does not take it for the only problem.
+			return nil, Errors{fmt.Errorf("%s:%d: %s (the file is read no further: fix this first, then check again)", name, perr.Position.Line, perr.Message)}
 		}
 		return nil, Errors{fmt.Errorf("%s: %w", name, err)}
 	}

@@ -127,3 +127,12 @@ func TestPaths(t *testing.T) {
 		t.Errorf("station key = %s", got)
 	}
 }
+
+// TestDecodeErrorSaysItStopped: the TOML decoder stops at its first error; the message
+// says so, so that it is not taken for the only problem.
+func TestDecodeErrorSaysItStopped(t *testing.T) {
+	_, err := Parse("[mqtt]\nkeepalive = \"5x\"\n[station]\nid = \"BAD\"\n", "/etc/captura", "agent.toml")
+	if err == nil || !strings.Contains(err.Error(), "agent.toml:2:") || !strings.Contains(err.Error(), "read no further") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -569,6 +569,26 @@ func bestOf(as []attempt) int {
 	return best
 }
 
+// Wipe overwrites the samples the session still holds (finger images, face records,
+// minutiae) once it is over, committed or not, so that they do not linger in memory
+// until the garbage collector reuses it. Go gives no stronger guarantee (copies made by
+// decoders and encoders are not reached); the unit keeps this memory out of swap.
+func (s *Session) Wipe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.state {
+		for i := range st.attempts {
+			a := &st.attempts[i]
+			if a.finger != nil && a.finger.Gray != nil {
+				clear(a.finger.Gray.Pix)
+			}
+			clear(a.face)
+			clear(a.minutiae)
+			a.finger, a.face, a.minutiae, a.native, a.hints = nil, nil, nil, nil, nil
+		}
+	}
+}
+
 // assemble builds the record items and the body from the captured state.
 func (s *Session) assemble(res *Result) error {
 	for _, it := range s.plan {

@@ -296,3 +296,54 @@ func TestSequenceCheck(t *testing.T) {
 	s.Apply(session.Control{Kind: session.Cancel})
 	<-done
 }
+
+// keepingReader remembers the images it returns.
+type keepingReader struct {
+	*sessiontest.Reader
+	mu   sync.Mutex
+	imgs []*fingerprint.Image
+}
+
+func (k *keepingReader) Capture(ctx context.Context) (*fingerprint.Image, error) {
+	img, err := k.Reader.Capture(ctx)
+	if err == nil {
+		k.mu.Lock()
+		k.imgs = append(k.imgs, img)
+		k.mu.Unlock()
+	}
+	return img, err
+}
+
+// TestWipeClearsSamples: once a session is over, the samples it held are overwritten.
+func TestWipeClearsSamples(t *testing.T) {
+	rd := &keepingReader{Reader: &sessiontest.Reader{}}
+	plan := []session.Item{{Mod: protocol.ModFinger, Pos: 2}, {Mod: protocol.ModFinger, Pos: 7}}
+	s, _ := newTest(t, plan, nil, &sessiontest.Quality{Scores: []uint{60}}, func(c *session.Config, d *session.Deps) {
+		d.Reader = func() (fingerprint.Reader, error) { return rd, nil }
+	})
+	res, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rd.imgs) != 2 || len(res.Body) == 0 {
+		t.Fatalf("%d images captured, %d body items", len(rd.imgs), len(res.Body))
+	}
+	nonzero := func() int {
+		n := 0
+		for _, img := range rd.imgs {
+			for _, v := range img.Gray.Pix {
+				if v != 0 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if nonzero() == 0 {
+		t.Fatal("captured images are blank before the wipe; the test proves nothing")
+	}
+	s.Wipe()
+	if n := nonzero(); n != 0 {
+		t.Fatalf("%d pixels of the captured images survived Wipe", n)
+	}
+}

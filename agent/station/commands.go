@@ -281,6 +281,7 @@ func needsReader(plan []session.Item) bool {
 
 func (s *Station) runSession(ctx context.Context, r *running) {
 	defer func() {
+		r.sess.Wipe()
 		s.mu.Lock()
 		s.running = nil
 		s.mu.Unlock()

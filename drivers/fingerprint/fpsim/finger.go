@@ -54,6 +54,13 @@ type FingerConfig struct {
 	// MaxDwell (auto): a person keeps a finger on the sensor this long at most, uploads
 	// or not — the host may have died mid-placement. Zero: until the uploads are done.
 	MaxDwell time.Duration
+	// Patience (auto): a person whose finger is on the sensor and has had no image
+	// uploaded lifts it after the host has asked this many times whether a finger is
+	// there (default 30: 3-10 s of polling, by the module's capture time; negative:
+	// never). A station that polls without taking an image is waiting for the finger
+	// to go (its "lift" answer may have been lost on the line) or has given up. During
+	// an upload the host asks nothing, so slow lines do not count against it.
+	Patience int
 	On, Off  time.Duration // periodic: 3 s on, 2 s off
 }
 
@@ -70,6 +77,7 @@ type Finger struct {
 	// image uploaded is the latest capture's, so an upload at the same count is a
 	// re-read of it.
 	uploadedFrame int
+	idleQueries   int // presence queries since the placement or its last upload
 	arriveAt      time.Time
 	liftAt        time.Time
 	placedAt      time.Time
@@ -91,6 +99,9 @@ func NewFinger(cfg FingerConfig, unpaced bool) *Finger {
 	def(&cfg.LiftDelay, 150*time.Millisecond)
 	if cfg.FramesPerPlacement <= 0 {
 		cfg.FramesPerPlacement = 1
+	}
+	if cfg.Patience == 0 {
+		cfg.Patience = 30
 	}
 	if cfg.On <= 0 {
 		cfg.On = 3 * time.Second
@@ -126,7 +137,11 @@ func (f *Finger) presentLocked() bool {
 	case FingerAuto:
 		lift := f.present && !f.liftAt.IsZero() && !now.Before(f.liftAt)
 		dwelt := f.present && f.cfg.MaxDwell > 0 && !now.Before(f.placedAt.Add(f.cfg.MaxDwell))
-		if lift || dwelt {
+		if f.present {
+			f.idleQueries++
+		}
+		bored := f.present && f.cfg.Patience > 0 && f.idleQueries > f.cfg.Patience
+		if lift || dwelt || bored {
 			f.present, f.liftAt = false, time.Time{}
 		}
 		if !f.present {
@@ -145,7 +160,7 @@ func (f *Finger) place() {
 	if !f.present {
 		f.present = true
 		f.placement++
-		f.frame, f.uploads, f.uploadedFrame = 0, 0, 0
+		f.frame, f.uploads, f.uploadedFrame, f.idleQueries = 0, 0, 0, 0
 		f.liftAt = time.Time{}
 		f.placedAt = f.now()
 	}
@@ -193,6 +208,7 @@ func (f *Finger) Uploaded() {
 	}
 	f.uploadedFrame = f.frame
 	f.uploads++
+	f.idleQueries = 0
 	if f.uploads >= f.cfg.FramesPerPlacement && f.liftAt.IsZero() {
 		f.liftAt = f.now().Add(f.cfg.LiftDelay)
 	}

@@ -281,3 +281,48 @@ func TestFingerAutoRereadIsOneImage(t *testing.T) {
 		t.Fatal("finger still there after its second image")
 	}
 }
+
+// TestFingerAutoPatience: a placement that gets no image uploaded ends after Patience
+// presence queries (the host's "lift" answer was lost on the line and the finger came
+// back; a person does not stay for ever), and an upload restarts the count.
+func TestFingerAutoPatience(t *testing.T) {
+	f := fpsim.NewFinger(fpsim.FingerConfig{ArriveDelay: time.Microsecond, Patience: 20}, false)
+	f.Present()
+	time.Sleep(time.Millisecond)
+	if !f.Present() {
+		t.Fatal("finger did not arrive")
+	}
+	first := f.Placements()
+	for range 10 {
+		f.Capture()
+	}
+	f.Uploaded()
+	f.Capture() // frame uploaded: the count starts again; FramesPerPlacement 1 lifts it
+	time.Sleep(200 * time.Millisecond)
+	if f.Present() {
+		t.Fatal("finger still there after its image was uploaded")
+	}
+	// A placement with no upload at all: lifted after 20 queries, not before.
+	time.Sleep(time.Millisecond)
+	for !f.Present() {
+		time.Sleep(time.Millisecond)
+	}
+	placed := f.Placements()
+	if placed == first {
+		t.Fatal("no new placement")
+	}
+	n := 1
+	for ; n < 100 && f.Present() && f.Placements() == placed; n++ {
+	}
+	if n < 20 || n > 22 {
+		t.Fatalf("an idle placement lasted %d presence queries, want about 20", n)
+	}
+	never := fpsim.NewFinger(fpsim.FingerConfig{ArriveDelay: time.Microsecond, Patience: -1}, false)
+	never.Present()
+	time.Sleep(time.Millisecond)
+	for i := 0; i < 500; i++ {
+		if !never.Present() {
+			t.Fatalf("a finger with Patience -1 lifted after %d queries", i)
+		}
+	}
+}

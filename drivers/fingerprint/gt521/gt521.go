@@ -97,6 +97,7 @@ type Dev struct {
 	info        fingerprint.Info
 	ledOn       bool
 	dirty       bool
+	answerBy    time.Time // deadline of a command interrupted before its answer (see settle)
 	captured    bool
 	contradict  int  // IsPressFinger said pressed, CaptureFinger said not
 	pressBroken bool // IsPressFinger is always true on this board
@@ -275,7 +276,9 @@ func (d *Dev) settle(ctx context.Context) error {
 	if !d.dirty {
 		return nil
 	}
-	if _, err := d.line.Discard(ctx, 250*time.Millisecond, 120*time.Second); err != nil {
+	answerBy := d.answerBy
+	d.answerBy = time.Time{}
+	if _, err := d.line.Settle(ctx, answerBy, 250*time.Millisecond, 120*time.Second); err != nil {
 		return err
 	}
 	d.rd.reset()
@@ -327,7 +330,8 @@ func (d *Dev) exchange(ctx context.Context, cmd uint16, param uint32) (uint32, b
 	if err := d.line.Write(Packet{Param: param, Cmd: cmd}.Encode()); err != nil {
 		return 0, false, err
 	}
-	p, err := d.rd.next(ctx, d.line.Clock().Now().Add(d.timeout(cmd)))
+	deadline := d.line.Clock().Now().Add(d.timeout(cmd))
+	p, err := d.rd.next(ctx, deadline)
 	rx, _ := d.line.Counters()
 	heard := rx > rx0
 	if errors.Is(err, uart.ErrTimeout) {
@@ -335,6 +339,9 @@ func (d *Dev) exchange(ctx context.Context, cmd uint16, param uint32) (uint32, b
 		return 0, heard, err
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			d.answerBy = deadline // the module may still answer (see settle)
+		}
 		return 0, heard, err
 	}
 	switch p.Cmd {
@@ -722,7 +729,9 @@ func (d *Dev) Halt() error {
 		d.cancel()
 	}
 	d.haltMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// The LED command waits for the line to settle: the rest of an upload that was
+	// cut short (up to a whole image) and a late answer must drain first.
+	ctx, cancel := context.WithTimeout(context.Background(), uart.HaltBudget(d.line.Baud(), d.opts.Timeout))
 	defer cancel()
 	return d.SetLED(ctx, fingerprint.LED{Mode: fingerprint.LEDOff})
 }

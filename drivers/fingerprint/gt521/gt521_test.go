@@ -327,3 +327,28 @@ func TestHaltWait(t *testing.T) {
 		t.Error("LED still on after Halt")
 	}
 }
+
+// TestHaltDuringUpload: Halt in the middle of an image upload stops it and still
+// switches the LED off once the rest of the image has drained (about 4.5 s at 115200).
+func TestHaltDuringUpload(t *testing.T) {
+	s := startSim(t, gt521sim.Config{Baud: 115200, Finger: fpsim.FingerConfig{Mode: fpsim.FingerManual}})
+	ctx := ctxT(t, 60*time.Second)
+	d := open(t, ctx, s, 115200, nil)
+	s.Place()
+	errc := make(chan error, 1)
+	go func() { _, err := d.Capture(ctx); errc <- err }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Captures() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(800 * time.Millisecond) // into the upload
+	if err := d.Halt(); err != nil {
+		t.Fatalf("Halt during an upload: %v", err)
+	}
+	if err := <-errc; !errors.Is(err, uart.ErrHalted) {
+		t.Fatalf("Capture = %v, want ErrHalted", err)
+	}
+	if s.LEDOn() {
+		t.Error("LED still on after Halt")
+	}
+}

@@ -104,12 +104,15 @@ func (d *Dev) send(payload []byte) error {
 	return d.line.Write(Packet{Addr: d.opts.Address, PID: PIDCommand, Payload: payload}.Encode())
 }
 
-// settle discards bytes left over from an exchange that was cut short.
+// settle discards bytes left over from an exchange that was cut short, including the
+// answer of a command interrupted before it came (see uart.Line.Settle).
 func (d *Dev) settle(ctx context.Context) error {
 	if !d.dirty {
 		return nil
 	}
-	if _, err := d.line.Discard(ctx, 250*time.Millisecond, 30*time.Second); err != nil {
+	answerBy := d.answerBy
+	d.answerBy = time.Time{}
+	if _, err := d.line.Settle(ctx, answerBy, 250*time.Millisecond, 30*time.Second); err != nil {
 		return err
 	}
 	d.rd.reset()
@@ -154,6 +157,9 @@ func (d *Dev) command(ctx context.Context, ins byte, params ...byte) ([]byte, er
 				break
 			}
 			if err != nil {
+				if ctx.Err() != nil {
+					d.answerBy = deadline // the module may still answer
+				}
 				return nil, err
 			}
 			if p.PID != PIDAck || len(p.Payload) == 0 {

@@ -3,10 +3,13 @@ package r30x_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/captura-claim/captura/drivers/fingerprint"
+	"github.com/captura-claim/captura/drivers/fingerprint/fpsim"
 	"github.com/captura-claim/captura/drivers/fingerprint/r30x"
 	"github.com/captura-claim/captura/drivers/fingerprint/r30xsim"
 	"github.com/captura-claim/captura/drivers/fingerprint/uart"
@@ -70,4 +73,58 @@ func TestWaitLiftAfterLostNoFinger(t *testing.T) {
 		t.Fatal("no answer was damaged; the test proves nothing")
 	}
 	t.Logf("WaitLift ended %v after the damaged answer", time.Since(t0).Round(time.Millisecond))
+}
+
+// TestLateAnswerAfterCancel: a WaitFinger whose context ends while GenImg is in flight
+// leaves the module's answer to come; with a module slower than the 250 ms quiet window
+// (600 ms per image, within the family's datasheets), that answer must not be taken for
+// the next command's. It used to be: Capture with a finger on the sensor said "no finger".
+func TestLateAnswerAfterCancel(t *testing.T) {
+	m := r30xsim.Models["R307"]
+	m.Name = "R307"
+	m.GenImgEmpty, m.GenImgFinger = 600*time.Millisecond, 600*time.Millisecond
+	r30xsim.Models["R307-slow-test"] = m
+	s := startSim(t, r30xsim.Config{Model: "R307-slow-test", Baud: 115200, Finger: fpsim.FingerConfig{Mode: fpsim.FingerManual}})
+	ctx := ctxT(t, 60*time.Second)
+	d := open(t, ctx, s, 115200, &r30x.Opts{Model: "R307"})
+	if err := d.WaitLift(ctx); err != nil { // a clean line to start from
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	err := d.WaitFinger(wctx) // no finger; GenImg is in flight when the context ends
+	cancel()
+	if err == nil {
+		t.Fatal("WaitFinger without a finger returned nil")
+	}
+	s.Place()
+	if _, err := d.Capture(ctx); err != nil {
+		t.Fatalf("Capture with the finger on the sensor after an interrupted GenImg: %v", err)
+	}
+	if _, err := d.Capture(ctx); err != nil || d.LastTransfer().Uploads != 1 {
+		t.Fatalf("next Capture: %v, %d uploads (answers still off by one?)", err, d.LastTransfer().Uploads)
+	}
+}
+
+// TestHaltDuringUploadSwitchesLEDOff: Halt in the middle of an image upload stops it and
+// still switches the LED off, once the rest of the upload has drained (3.5 s at 57600).
+func TestHaltDuringUploadSwitchesLEDOff(t *testing.T) {
+	s := startSim(t, r30xsim.Config{Model: "R503", Baud: 57600, Finger: fpsim.FingerConfig{Mode: fpsim.FingerManual}})
+	ctx := ctxT(t, 60*time.Second)
+	d := open(t, ctx, s, 57600, &r30x.Opts{TargetBaud: -1})
+	if err := d.SetLED(ctx, fingerprint.LED{Mode: fingerprint.LEDOn}); err != nil {
+		t.Fatal(err)
+	}
+	s.Place()
+	errc := make(chan error, 1)
+	go func() { _, err := d.Capture(ctx); errc <- err }()
+	time.Sleep(600 * time.Millisecond) // GenImg, then the upload has begun
+	if err := d.Halt(); err != nil {
+		t.Fatalf("Halt during an upload: %v", err)
+	}
+	if err := <-errc; !errors.Is(err, uart.ErrHalted) {
+		t.Fatalf("Capture = %v, want ErrHalted", err)
+	}
+	if c := s.LED().Control; c != 4 {
+		t.Fatalf("aura control %d after Halt, want 4 (off)", c)
+	}
 }

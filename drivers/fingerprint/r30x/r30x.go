@@ -125,13 +125,16 @@ type Dev struct {
 	log  *slog.Logger
 	rd   reader
 
-	mu      sync.Mutex // one operation at a time
-	info    fingerprint.Info
-	sys     SysPara
-	prod    *ProdInfo
-	dirty   bool // stale bytes may be in flight: discard before the next command
-	haveImg bool
-	last    uart.Transfer
+	mu    sync.Mutex // one operation at a time
+	info  fingerprint.Info
+	sys   SysPara
+	prod  *ProdInfo
+	dirty bool // stale bytes may be in flight: discard before the next command
+	// answerBy is the deadline of a command interrupted before its answer came: the
+	// module may still send it, so settle waits for it until then.
+	answerBy time.Time
+	haveImg  bool
+	last     uart.Transfer
 
 	haltMu sync.Mutex
 	cancel context.CancelFunc
@@ -619,7 +622,9 @@ func (d *Dev) Halt() error {
 	if d.Info().Features&fingerprint.FeatureLEDColour == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// The LED command waits for the line to settle: the rest of an upload that was
+	// cut short (up to a whole image) and a late answer must drain first.
+	ctx, cancel := context.WithTimeout(context.Background(), uart.HaltBudget(d.line.Baud(), d.opts.Timeout))
 	defer cancel()
 	return d.SetLED(ctx, fingerprint.LED{Mode: fingerprint.LEDOff})
 }

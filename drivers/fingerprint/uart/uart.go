@@ -282,6 +282,42 @@ func (l *Line) Discard(ctx context.Context, quiet, max time.Duration) (int, erro
 	}
 }
 
+// Settle drops what is left of an exchange that was cut short. A module still answers
+// a command the host stopped waiting for, and a frame carries no request id: an answer
+// that came after the next command was sent would be taken for that command's. So
+// Settle first waits, until answerBy (the interrupted command's own deadline; zero when
+// none is pending), for the answer to begin, then drops input until the line has been
+// quiet for quiet, limit in all.
+func (l *Line) Settle(ctx context.Context, answerBy time.Time, quiet, limit time.Duration) (int, error) {
+	end := l.clock.Now().Add(limit)
+	total := 0
+	if now := l.clock.Now(); now.Before(answerBy) {
+		var buf [256]byte
+		n, err := l.Read(ctx, buf[:], minTime(answerBy, end))
+		total += n
+		if err != nil && !errors.Is(err, ErrTimeout) {
+			return total, err
+		}
+	}
+	n, err := l.Discard(ctx, quiet, max(end.Sub(l.clock.Now()), 0))
+	return total + n, err
+}
+
+// HaltBudget bounds a driver's Halt switching the LED off after stopping an operation:
+// its command must wait for the line to settle, that is for the longest transfer the
+// module can be in the middle of (an image, under 64 KiB with framing) and a late answer
+// (a few command timeouts) to drain.
+func HaltBudget(baud int, timeout time.Duration) time.Duration {
+	return 2*time.Second + WireTime(64<<10, baud) + 4*timeout
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 func (l *Line) ioError(op string, err error) error {
 	l.mu.Lock()
 	closed := l.closed

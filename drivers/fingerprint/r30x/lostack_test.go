@@ -128,3 +128,56 @@ func TestHaltDuringUploadSwitchesLEDOff(t *testing.T) {
 		t.Fatalf("aura control %d after Halt, want 4 (off)", c)
 	}
 }
+
+// flipProdInfo damages the last byte of the first answer to ReadProdInfo (0x3C).
+type flipProdInfo struct {
+	uart.Port
+	armed, fired atomic.Bool
+}
+
+func (p *flipProdInfo) Write(b []byte) (int, error) {
+	if len(b) > 9 && b[9] == r30x.InsReadProdInfo && !p.fired.Load() {
+		p.armed.Store(true)
+	}
+	return p.Port.Write(b)
+}
+
+func (p *flipProdInfo) Read(b []byte) (int, error) {
+	n, err := p.Port.Read(b)
+	if n > 0 && p.armed.Load() && !p.fired.Load() {
+		b[n-1] ^= 0x01
+		p.fired.Store(true)
+	}
+	return n, err
+}
+
+// TestProdInfoNoiseOnOldModule: an R307 answers ReadProdInfo with "error receiving the
+// packet" (it does not know it); one of those answers damaged by noise must not make
+// opening the module fail.
+func TestProdInfoNoiseOnOldModule(t *testing.T) {
+	s := startSim(t, r30xsim.Config{Model: "R307", Baud: 115200})
+	ctx := ctxT(t, 60*time.Second)
+	fp := &flipProdInfo{}
+	line, err := uart.Open(s.Path(), 115200, &uart.Opts{Opener: func(path string, baud int) (uart.Port, error) {
+		p, err := uart.TarmOpener(path, baud)
+		if err != nil {
+			return nil, err
+		}
+		fp.Port = p
+		return fp, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	d, err := r30x.New(ctx, line, &r30x.Opts{Model: "R307", TargetBaud: -1})
+	if err != nil {
+		t.Fatalf("R307 with one damaged answer to ReadProdInfo: %v", err)
+	}
+	if !fp.fired.Load() {
+		t.Fatal("no answer was damaged; the test proves nothing")
+	}
+	if info := d.Info(); info.Model != "R307" || info.Width != 256 {
+		t.Fatalf("info %+v", info)
+	}
+}

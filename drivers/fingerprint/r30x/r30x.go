@@ -221,10 +221,16 @@ func (d *Dev) identify(ctx context.Context) error {
 	d.sys = sp
 	info := fingerprint.Info{Family: "r30x", Baud: d.line.Baud(), PacketSize: sp.PacketSize,
 		Capacity: sp.Capacity, SecurityLevel: sp.Security, BitDepth: 4, Features: fingerprint.FeatureTemplate}
-	// Old firmware may not answer ReadProdInfo at all: ask with a short timeout.
+	// Old firmware may not answer ReadProdInfo at all: ask with a short timeout. Such a
+	// module answers "error receiving the packet" to every try, so a damaged answer
+	// among them (noise) leaves the question open: ask once more before giving up.
 	saved := d.opts
 	d.opts.Timeout, d.opts.Retries = 600*time.Millisecond, 1
 	pi, err := d.readProdInfo(ctx)
+	if errors.Is(err, fingerprint.ErrCorrupt) {
+		d.opts.Retries = 2
+		pi, err = d.readProdInfo(ctx)
+	}
 	d.opts = saved
 	var ce *CodeError
 	switch {

@@ -2,6 +2,7 @@ package fpsim_test
 
 import (
 	"bytes"
+	"math"
 	"errors"
 	"image"
 	"os"
@@ -323,6 +324,39 @@ func TestFingerAutoPatience(t *testing.T) {
 	for i := 0; i < 500; i++ {
 		if !never.Present() {
 			t.Fatalf("a finger with Patience -1 lifted after %d queries", i)
+		}
+	}
+}
+
+// baudEngine is a module that powers on at baud and ignores the host.
+type baudEngine struct{ baud int }
+
+func (e *baudEngine) PowerOn() (int, []byte) { return e.baud, nil }
+func (e *baudEngine) Feed([]byte)            {}
+func (e *baudEngine) Idle()                  {}
+
+// TestStallRatePerByte: StallRate is a rate per byte at any speed (a stall drawn inside
+// a chunk used to be thrown away, so at 115200 baud only about 1 in 20 happened).
+func TestStallRatePerByte(t *testing.T) {
+	for _, baud := range []int{9600, 115200} {
+		n := baud / 10 / 2 // half a second of bytes
+		m, err := fpsim.NewModule(fpsim.LineConfig{StallRate: 0.01, Stall: 100 * time.Microsecond, Seed: 3}, nil, &baudEngine{baud}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := uart.Open(m.Path(), baud, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Send(bytes.Repeat([]byte{0x5A}, n))
+		readN(t, l, n, 20*time.Second)
+		st := m.Stats()
+		l.Close()
+		m.Close()
+		// Binomial(n, 0.01): mean n/100, sd about sqrt(n/100).
+		want := float64(n) / 100
+		if sd := math.Sqrt(want); math.Abs(float64(st.Stalls)-want) > 4*sd+1 {
+			t.Errorf("baud %d: %d stalls in %d bytes, want about %.0f", baud, st.Stalls, n, want)
 		}
 	}
 }

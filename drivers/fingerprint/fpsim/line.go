@@ -66,18 +66,21 @@ type port struct {
 	slave  *os.File // kept open so the pty survives the host closing it
 	rx     chan []byte
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   []byte
-	busy    bool // the writer holds bytes taken from queue
-	closed  bool
-	baud    int
-	txFree  time.Time
-	rxFree  time.Time
-	rng     *rand.Rand
-	stats   *LineStats
-	statsMu *sync.Mutex
-	done    chan struct{}
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  []byte
+	busy   bool // the writer holds bytes taken from queue
+	closed bool
+	baud   int
+	txFree time.Time
+	rxFree time.Time
+	rng    *rand.Rand
+	// stallNext: a stall was drawn for the first byte still queued (the chunk was cut
+	// before it); it happens when that byte goes out.
+	stallNext bool
+	stats     *LineStats
+	statsMu   *sync.Mutex
+	done      chan struct{}
 }
 
 var baudFlags = map[int]uint32{
@@ -292,14 +295,21 @@ func (p *port) writeLoop() {
 			chunk = 4096
 		}
 		chunk = min(chunk, len(p.queue))
-		// A stall happens before a byte; cut the chunk there.
+		// A stall happens before a byte; cut the chunk there. One drawn for a byte
+		// beyond the first is kept for it (each byte is drawn once), so the rate per
+		// byte is StallRate at any baud.
 		stallAt := -1
-		if p.cfg.StallRate > 0 {
+		if p.stallNext {
+			stallAt, p.stallNext = 0, false
+		} else if p.cfg.StallRate > 0 {
 			for i := 0; i < chunk; i++ {
 				if p.rng.Float64() < p.cfg.StallRate {
 					stallAt = i
 					break
 				}
+			}
+			if stallAt > 0 {
+				p.stallNext = true
 			}
 		}
 		if stallAt == 0 {

@@ -2,9 +2,9 @@ package fpsim_test
 
 import (
 	"bytes"
-	"math"
 	"errors"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"

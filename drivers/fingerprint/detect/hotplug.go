@@ -264,11 +264,12 @@ func (h *Hotplug) Reader() fingerprint.Reader {
 // Info implements fingerprint.Reader: the current or last reader's.
 func (h *Hotplug) Info() fingerprint.Info {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.r != nil {
-		return h.r.Info()
+	r, info := h.r, h.info
+	h.mu.Unlock()
+	if r != nil {
+		return r.Info() // outside h.mu, which Halt needs
 	}
-	return h.info
+	return info
 }
 
 // WaitFinger implements fingerprint.Reader.

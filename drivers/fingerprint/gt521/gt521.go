@@ -94,6 +94,7 @@ type Dev struct {
 	rd   reader
 
 	mu          sync.Mutex
+	infoMu      sync.Mutex // info, which Info reads without waiting for an operation
 	info        fingerprint.Info
 	ledOn       bool
 	dirty       bool
@@ -181,7 +182,7 @@ func (d *Dev) identify(ctx context.Context) error {
 	default:
 		return err
 	}
-	d.info = info
+	d.setInfo(func(i *fingerprint.Info) { *i = info })
 	return nil
 }
 
@@ -466,9 +467,17 @@ func vote(copies [][]byte) ([]byte, bool) {
 
 // Info implements fingerprint.Reader.
 func (d *Dev) Info() fingerprint.Info {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	// Not d.mu: Info answers at once, even while an operation (an upload) runs.
+	d.infoMu.Lock()
+	defer d.infoMu.Unlock()
 	return d.info
+}
+
+// setInfo changes the identity Info reports; the caller holds d.mu.
+func (d *Dev) setInfo(f func(*fingerprint.Info)) {
+	d.infoMu.Lock()
+	f(&d.info)
+	d.infoMu.Unlock()
 }
 
 // String implements fingerprint.Reader.
@@ -709,7 +718,7 @@ func (d *Dev) setBaud(ctx context.Context, baud int) error {
 	_, err := d.command(ctx, CmdOpen, 0)
 	d.opts = saved
 	if err == nil {
-		d.info.Baud = baud
+		d.setInfo(func(i *fingerprint.Info) { i.Baud = baud })
 		d.log.Info("gt521: speed changed", "from", old, "to", baud)
 		return nil
 	}

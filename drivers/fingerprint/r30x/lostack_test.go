@@ -181,3 +181,23 @@ func TestProdInfoNoiseOnOldModule(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 }
+
+// TestInfoDuringUpload: Info answers at once while an upload holds the module (the
+// station's status report must not wait seconds for it).
+func TestInfoDuringUpload(t *testing.T) {
+	s := startSim(t, r30xsim.Config{Model: "R503", Baud: 57600, Finger: fpsim.FingerConfig{Mode: fpsim.FingerManual}})
+	ctx := ctxT(t, 60*time.Second)
+	d := open(t, ctx, s, 57600, &r30x.Opts{TargetBaud: -1})
+	s.Place()
+	errc := make(chan error, 1)
+	go func() { _, err := d.Capture(ctx); errc <- err }()
+	time.Sleep(600 * time.Millisecond) // GenImg, then the upload has begun
+	t0 := time.Now()
+	info := d.Info()
+	if el := time.Since(t0); el > 200*time.Millisecond || info.Model == "" {
+		t.Errorf("Info during an upload took %v (%+v)", el, info)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

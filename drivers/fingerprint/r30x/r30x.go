@@ -125,11 +125,12 @@ type Dev struct {
 	log  *slog.Logger
 	rd   reader
 
-	mu    sync.Mutex // one operation at a time
-	info  fingerprint.Info
-	sys   SysPara
-	prod  *ProdInfo
-	dirty bool // stale bytes may be in flight: discard before the next command
+	mu     sync.Mutex // one operation at a time
+	infoMu sync.Mutex // info, which Info reads without waiting for an operation
+	info   fingerprint.Info
+	sys    SysPara
+	prod   *ProdInfo
+	dirty  bool // stale bytes may be in flight: discard before the next command
 	// answerBy is the deadline of a command interrupted before its answer came: the
 	// module may still send it, so settle waits for it until then.
 	answerBy time.Time
@@ -266,7 +267,7 @@ func (d *Dev) identify(ctx context.Context) error {
 	if info.Width == 192 && info.Height == 192 {
 		info.PPI = 508
 	}
-	d.info = info
+	d.setInfo(func(i *fingerprint.Info) { *i = info })
 	return nil
 }
 
@@ -352,9 +353,17 @@ func cstr(b []byte) string {
 
 // Info implements fingerprint.Reader.
 func (d *Dev) Info() fingerprint.Info {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	// Not d.mu: Info answers at once, even while an operation (an upload) runs.
+	d.infoMu.Lock()
+	defer d.infoMu.Unlock()
 	return d.info
+}
+
+// setInfo changes the identity Info reports; the caller holds d.mu.
+func (d *Dev) setInfo(f func(*fingerprint.Info)) {
+	d.infoMu.Lock()
+	f(&d.info)
+	d.infoMu.Unlock()
 }
 
 // SysPara returns the parameters read at identification.
@@ -567,7 +576,7 @@ func (d *Dev) setBaud(ctx context.Context, baud int) error {
 	}
 	d.rd.reset()
 	if err := d.probeQuick(ctx); err == nil {
-		d.info.Baud = baud
+		d.setInfo(func(i *fingerprint.Info) { i.Baud = baud })
 		d.sys.Baud = baud
 		return nil
 	} else if !errors.Is(err, fingerprint.ErrSilent) && !errors.Is(err, fingerprint.ErrCorrupt) {
@@ -612,7 +621,7 @@ func (d *Dev) setPacketSize(ctx context.Context, size int) error {
 	if sp.PacketSize != size {
 		d.log.Warn("r30x: packet size change not in effect (it may need a power cycle)", "want", size, "have", sp.PacketSize)
 	}
-	d.info.PacketSize = sp.PacketSize
+	d.setInfo(func(i *fingerprint.Info) { i.PacketSize = sp.PacketSize })
 	return nil
 }
 

@@ -706,8 +706,11 @@ func (d *Dev) setBaud(ctx context.Context, baud int) error {
 	if baud == old {
 		return nil
 	}
-	if _, err := d.command(ctx, CmdChangeBaudrate, uint32(baud)); err != nil {
-		return err
+	// A lost or damaged acknowledge does not mean the module stayed: it answers at the
+	// old speed, then changes. So it is looked for at the new speed either way.
+	_, cerr := d.command(ctx, CmdChangeBaudrate, uint32(baud))
+	if cerr != nil && !errors.Is(cerr, fingerprint.ErrCorrupt) && !errors.Is(cerr, fingerprint.ErrSilent) {
+		return cerr
 	}
 	if err := d.line.SetBaud(baud); err != nil {
 		return fmt.Errorf("gt521: %w", err)
@@ -719,13 +722,21 @@ func (d *Dev) setBaud(ctx context.Context, baud int) error {
 	d.opts = saved
 	if err == nil {
 		d.setInfo(func(i *fingerprint.Info) { i.Baud = baud })
-		d.log.Info("gt521: speed changed", "from", old, "to", baud)
+		if cerr != nil {
+			d.log.Warn("gt521: speed change not acknowledged, but the module answers at the new speed", "from", old, "to", baud)
+		} else {
+			d.log.Info("gt521: speed changed", "from", old, "to", baud)
+		}
 		return nil
 	}
 	if err := d.line.SetBaud(old); err != nil {
 		return fmt.Errorf("gt521: %w", err)
 	}
 	d.rd.reset()
+	d.dirty = true
+	if cerr != nil {
+		return cerr
+	}
 	return fmt.Errorf("gt521: module acknowledged %d baud but does not answer at it: %w", baud, err)
 }
 

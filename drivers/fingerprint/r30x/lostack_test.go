@@ -201,3 +201,55 @@ func TestInfoDuringUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// flipBaudAck damages the acknowledge of the speed change (SetSysPara register 4).
+type flipBaudAck struct {
+	uart.Port
+	armed, fired atomic.Bool
+}
+
+func (p *flipBaudAck) Write(b []byte) (int, error) {
+	if i := bytes.Index(b, []byte{r30x.InsSetSysPara, r30x.RegBaud}); i == 9 && !p.fired.Load() {
+		p.armed.Store(true)
+	}
+	return p.Port.Write(b)
+}
+
+func (p *flipBaudAck) Read(b []byte) (int, error) {
+	n, err := p.Port.Read(b)
+	if n > 0 && p.armed.Load() && !p.fired.Load() {
+		b[n-1] ^= 0x01
+		p.fired.Store(true)
+	}
+	return n, err
+}
+
+// TestLostBaudAck: the module switched speed but its acknowledge was damaged; the driver
+// finds it at the new speed instead of failing (and leaving it unreachable at the old).
+func TestLostBaudAck(t *testing.T) {
+	s := startSim(t, r30xsim.Config{Model: "R307"})
+	ctx := ctxT(t, 60*time.Second)
+	fp := &flipBaudAck{}
+	line, err := uart.Open(s.Path(), 57600, &uart.Opts{Opener: func(path string, baud int) (uart.Port, error) {
+		p, err := uart.TarmOpener(path, baud)
+		if err != nil {
+			return nil, err
+		}
+		fp.Port = p
+		return fp, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	d, err := r30x.New(ctx, line, &r30x.Opts{Model: "R307"})
+	if err != nil {
+		t.Fatalf("New after a damaged speed-change acknowledge: %v (module at %d baud, line at %d)", err, s.Baud(), line.Baud())
+	}
+	if !fp.fired.Load() {
+		t.Fatal("no acknowledge was damaged; the test proves nothing")
+	}
+	if line.Baud() != 115200 || s.Baud() != 115200 || d.Info().Baud != 115200 {
+		t.Fatalf("line %d, module %d, info %d; want 115200", line.Baud(), s.Baud(), d.Info().Baud)
+	}
+}

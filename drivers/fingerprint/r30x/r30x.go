@@ -568,6 +568,27 @@ func (d *Dev) setBaud(ctx context.Context, baud int) error {
 		return nil
 	}
 	if _, err := d.command(ctx, InsSetSysPara, RegBaud, byte(baud/9600)); err != nil {
+		if !errors.Is(err, fingerprint.ErrCorrupt) && !errors.Is(err, fingerprint.ErrSilent) {
+			return err
+		}
+		// The acknowledge was lost or damaged, but the module may have switched
+		// (it answers at the old speed, then changes): look for it at the new one.
+		if e := d.line.SetBaud(baud); e != nil {
+			return fmt.Errorf("r30x: %w", e)
+		}
+		d.rd.reset()
+		d.dirty = true
+		if d.probeQuick(ctx) == nil {
+			d.log.Warn("r30x: speed change not acknowledged, but the module answers at the new speed", "from", old, "to", baud)
+			d.setInfo(func(i *fingerprint.Info) { i.Baud = baud })
+			d.sys.Baud = baud
+			return nil
+		}
+		if e := d.line.SetBaud(old); e != nil {
+			return fmt.Errorf("r30x: %w", e)
+		}
+		d.rd.reset()
+		d.dirty = true
 		return err
 	}
 	d.log.Info("r30x: speed change acknowledged", "from", old, "to", baud)

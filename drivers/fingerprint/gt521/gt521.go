@@ -525,7 +525,8 @@ func (d *Dev) fail(err error) error {
 	if halted && errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("gt521: %w", uart.ErrHalted)
 	}
-	if !errors.Is(err, fingerprint.ErrNoFinger) && !errors.Is(err, fingerprint.ErrBadImage) {
+	// Answers the module gave in full, and refusals before any I/O, leave a clean line.
+	if !errors.Is(err, fingerprint.ErrNoFinger) && !errors.Is(err, fingerprint.ErrBadImage) && !errors.Is(err, fingerprint.ErrUnsupported) {
 		d.dirty = true
 	}
 	return err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/captura-claim/captura/drivers/fingerprint/gt521"
 	"github.com/captura-claim/captura/drivers/fingerprint/gt521sim"
 	"github.com/captura-claim/captura/drivers/fingerprint/uart"
+	"github.com/captura-claim/captura/drivers/fingerprint/uart/uarttest"
 )
 
 var long = flag.Bool("long", false, "run the long faithful-pacing tests (minutes)")
@@ -354,51 +354,18 @@ func TestHaltDuringUpload(t *testing.T) {
 	}
 }
 
-// flipBaudAck damages the ACK of ChangeBaudrate (command 0x04).
-type flipBaudAck struct {
-	uart.Port
-	armed, fired atomic.Bool
-}
-
-func (p *flipBaudAck) Write(b []byte) (int, error) {
-	if len(b) == gt521.PacketLen && b[8] == byte(gt521.CmdChangeBaudrate) && !p.fired.Load() {
-		p.armed.Store(true)
-	}
-	return p.Port.Write(b)
-}
-
-func (p *flipBaudAck) Read(b []byte) (int, error) {
-	n, err := p.Port.Read(b)
-	if n > 0 && p.armed.Load() && !p.fired.Load() {
-		b[n-1] ^= 0x01
-		p.fired.Store(true)
-	}
-	return n, err
-}
-
 // TestLostBaudAck: the module changed speed but its ACK was damaged; the driver finds it
 // at the new speed instead of failing.
 func TestLostBaudAck(t *testing.T) {
 	s := startSim(t, gt521sim.Config{})
 	ctx := ctxT(t, 60*time.Second)
-	fp := &flipBaudAck{}
-	line, err := uart.Open(s.Path(), 9600, &uart.Opts{Opener: func(path string, baud int) (uart.Port, error) {
-		p, err := uart.TarmOpener(path, baud)
-		if err != nil {
-			return nil, err
-		}
-		fp.Port = p
-		return fp, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer line.Close()
+	dmg := &uarttest.Damage{Arm: func(w []byte) bool { return len(w) == gt521.PacketLen && w[8] == byte(gt521.CmdChangeBaudrate) }, Hit: uarttest.FlipLast}
+	line := uarttest.Open(t, s.Path(), 9600, dmg)
 	d, err := gt521.New(ctx, line, nil)
 	if err != nil {
 		t.Fatalf("New after a damaged ChangeBaudrate ACK: %v (module at %d, line at %d)", err, s.Baud(), line.Baud())
 	}
-	if !fp.fired.Load() {
+	if !dmg.Fired() {
 		t.Fatal("no ACK was damaged; the test proves nothing")
 	}
 	if line.Baud() != s.Baud() || line.Baud() == 9600 || d.Info().Baud != line.Baud() {

@@ -13,25 +13,8 @@ import (
 	"github.com/captura-claim/captura/drivers/fingerprint/r30x"
 	"github.com/captura-claim/captura/drivers/fingerprint/r30xsim"
 	"github.com/captura-claim/captura/drivers/fingerprint/uart"
+	"github.com/captura-claim/captura/drivers/fingerprint/uart/uarttest"
 )
-
-// flipNoFinger damages the checksum of the first "no finger" acknowledgement (PID 07,
-// length 3, code 02) read after it is armed.
-type flipNoFinger struct {
-	uart.Port
-	armed, fired *atomic.Bool
-}
-
-func (p *flipNoFinger) Read(b []byte) (int, error) {
-	n, err := p.Port.Read(b)
-	if n > 0 && p.armed.Load() && !p.fired.Load() {
-		if i := bytes.Index(b[:n], []byte{0x07, 0x00, 0x03, 0x02}); i >= 0 && i+5 < n {
-			b[i+5] ^= 0x01
-			p.fired.Store(true)
-		}
-	}
-	return n, err
-}
 
 // TestWaitLiftAfterLostNoFinger: the one "no finger" answer that ends WaitLift is damaged
 // on the line; the driver retries only after its timeout, by which time the simulated
@@ -40,17 +23,21 @@ func (p *flipNoFinger) Read(b []byte) (int, error) {
 func TestWaitLiftAfterLostNoFinger(t *testing.T) {
 	s := startSim(t, r30xsim.Config{Model: "R503", Baud: 115200})
 	ctx := ctxT(t, 2*time.Minute)
-	var armed, fired atomic.Bool
-	line, err := uart.Open(s.Path(), 115200, &uart.Opts{Opener: func(path string, baud int) (uart.Port, error) {
-		p, err := uart.TarmOpener(path, baud)
-		if err != nil {
-			return nil, err
+	// Damage the checksum of the first "no finger" acknowledgement (PID 07, length 3,
+	// code 02) once armed.
+	var armed atomic.Bool
+	dmg := &uarttest.Damage{Hit: func(b []byte) bool {
+		if !armed.Load() {
+			return false
 		}
-		return &flipNoFinger{Port: p, armed: &armed, fired: &fired}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+		i := bytes.Index(b, []byte{0x07, 0x00, 0x03, 0x02})
+		if i < 0 || i+5 >= len(b) {
+			return false
+		}
+		b[i+5] ^= 0x01
+		return true
+	}}
+	line := uarttest.Open(t, s.Path(), 115200, dmg)
 	d, err := r30x.New(ctx, line, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +56,7 @@ func TestWaitLiftAfterLostNoFinger(t *testing.T) {
 	if err := d.WaitLift(lctx); err != nil {
 		t.Fatalf("WaitLift after one damaged answer: %v after %v", err, time.Since(t0).Round(time.Millisecond))
 	}
-	if !fired.Load() {
+	if !dmg.Fired() {
 		t.Fatal("no answer was damaged; the test proves nothing")
 	}
 	t.Logf("WaitLift ended %v after the damaged answer", time.Since(t0).Round(time.Millisecond))
@@ -129,52 +116,19 @@ func TestHaltDuringUploadSwitchesLEDOff(t *testing.T) {
 	}
 }
 
-// flipProdInfo damages the last byte of the first answer to ReadProdInfo (0x3C).
-type flipProdInfo struct {
-	uart.Port
-	armed, fired atomic.Bool
-}
-
-func (p *flipProdInfo) Write(b []byte) (int, error) {
-	if len(b) > 9 && b[9] == r30x.InsReadProdInfo && !p.fired.Load() {
-		p.armed.Store(true)
-	}
-	return p.Port.Write(b)
-}
-
-func (p *flipProdInfo) Read(b []byte) (int, error) {
-	n, err := p.Port.Read(b)
-	if n > 0 && p.armed.Load() && !p.fired.Load() {
-		b[n-1] ^= 0x01
-		p.fired.Store(true)
-	}
-	return n, err
-}
-
 // TestProdInfoNoiseOnOldModule: an R307 answers ReadProdInfo with "error receiving the
 // packet" (it does not know it); one of those answers damaged by noise must not make
 // opening the module fail.
 func TestProdInfoNoiseOnOldModule(t *testing.T) {
 	s := startSim(t, r30xsim.Config{Model: "R307", Baud: 115200})
 	ctx := ctxT(t, 60*time.Second)
-	fp := &flipProdInfo{}
-	line, err := uart.Open(s.Path(), 115200, &uart.Opts{Opener: func(path string, baud int) (uart.Port, error) {
-		p, err := uart.TarmOpener(path, baud)
-		if err != nil {
-			return nil, err
-		}
-		fp.Port = p
-		return fp, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer line.Close()
+	dmg := &uarttest.Damage{Arm: func(w []byte) bool { return len(w) > 9 && w[9] == r30x.InsReadProdInfo }, Hit: uarttest.FlipLast}
+	line := uarttest.Open(t, s.Path(), 115200, dmg)
 	d, err := r30x.New(ctx, line, &r30x.Opts{Model: "R307", TargetBaud: -1})
 	if err != nil {
 		t.Fatalf("R307 with one damaged answer to ReadProdInfo: %v", err)
 	}
-	if !fp.fired.Load() {
+	if !dmg.Fired() {
 		t.Fatal("no answer was damaged; the test proves nothing")
 	}
 	if info := d.Info(); info.Model != "R307" || info.Width != 256 {
@@ -202,51 +156,18 @@ func TestInfoDuringUpload(t *testing.T) {
 	}
 }
 
-// flipBaudAck damages the acknowledge of the speed change (SetSysPara register 4).
-type flipBaudAck struct {
-	uart.Port
-	armed, fired atomic.Bool
-}
-
-func (p *flipBaudAck) Write(b []byte) (int, error) {
-	if i := bytes.Index(b, []byte{r30x.InsSetSysPara, r30x.RegBaud}); i == 9 && !p.fired.Load() {
-		p.armed.Store(true)
-	}
-	return p.Port.Write(b)
-}
-
-func (p *flipBaudAck) Read(b []byte) (int, error) {
-	n, err := p.Port.Read(b)
-	if n > 0 && p.armed.Load() && !p.fired.Load() {
-		b[n-1] ^= 0x01
-		p.fired.Store(true)
-	}
-	return n, err
-}
-
 // TestLostBaudAck: the module switched speed but its acknowledge was damaged; the driver
 // finds it at the new speed instead of failing (and leaving it unreachable at the old).
 func TestLostBaudAck(t *testing.T) {
 	s := startSim(t, r30xsim.Config{Model: "R307"})
 	ctx := ctxT(t, 60*time.Second)
-	fp := &flipBaudAck{}
-	line, err := uart.Open(s.Path(), 57600, &uart.Opts{Opener: func(path string, baud int) (uart.Port, error) {
-		p, err := uart.TarmOpener(path, baud)
-		if err != nil {
-			return nil, err
-		}
-		fp.Port = p
-		return fp, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer line.Close()
+	dmg := &uarttest.Damage{Arm: func(w []byte) bool { return bytes.Index(w, []byte{r30x.InsSetSysPara, r30x.RegBaud}) == 9 }, Hit: uarttest.FlipLast}
+	line := uarttest.Open(t, s.Path(), 57600, dmg)
 	d, err := r30x.New(ctx, line, &r30x.Opts{Model: "R307"})
 	if err != nil {
 		t.Fatalf("New after a damaged speed-change acknowledge: %v (module at %d baud, line at %d)", err, s.Baud(), line.Baud())
 	}
-	if !fp.fired.Load() {
+	if !dmg.Fired() {
 		t.Fatal("no acknowledge was damaged; the test proves nothing")
 	}
 	if line.Baud() != 115200 || s.Baud() != 115200 || d.Info().Baud != 115200 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/captura-claim/captura/agent/biometric/minutiae"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -67,7 +68,7 @@ func runQuality(env *cli.Env, fs *flag.FlagSet, args []string) error {
 		res, err := scoreFile(m, path, opts)
 		if err != nil {
 			failed++
-			fmt.Fprintf(out, "%s\terror: %s\n", path, reason(err))
+			fmt.Fprintf(out, "%s\terror: %s\n", path, reason(err, path))
 			continue
 		}
 		if !*measures {
@@ -109,9 +110,11 @@ func writeMeasures(w io.Writer, path string, res *nfiq2.Result) {
 	io.WriteString(w, b.String())
 }
 
-// reason is the error text for the PATH<TAB>error: REASON line.
-func reason(err error) string {
-	s := strings.TrimPrefix(err.Error(), "nfiq2: ")
+// reason is the error text for the PATH<TAB>error: REASON line: the line names the file
+// already, so the reader's own "NAME: " prefix goes.
+func reason(err error, path string) string {
+	s := strings.TrimPrefix(err.Error(), filepath.Base(path)+": ")
+	s = strings.TrimPrefix(s, "nfiq2: ")
 	return strings.ReplaceAll(s, "\n", " ")
 }
 

@@ -2,6 +2,7 @@ package station_test
 
 import (
 	"context"
+	"crypto"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,26 +110,47 @@ func TestPairing(t *testing.T) {
 	}
 }
 
-func TestPairedTabletsSurviveRestartAndUnpair(t *testing.T) {
-	dir := t.TempDir()
-	stKey, _ := protocol.GenerateSigningKey(protocol.KindStation)
-	tabKey, _ := protocol.GenerateSigningKey(protocol.KindTablet)
-	h := startHarness(t, dir, 0, stKey, tabKey)
+// pairedTablet is a station at dir that has paired the tablet "tab-new" at run time
+// and stopped, ready to be started again with the same keys.
+type pairedTablet struct {
+	dir           string
+	stKey, tabKey crypto.Signer
+	signer        *protocol.Signer // the paired tablet's
+}
+
+func pairAndStop(t *testing.T) pairedTablet {
+	t.Helper()
+	p := pairedTablet{dir: t.TempDir()}
+	p.stKey, _ = protocol.GenerateSigningKey(protocol.KindStation)
+	p.tabKey, _ = protocol.GenerateSigningKey(protocol.KindTablet)
+	h := startHarness(t, p.dir, 0, p.stKey, p.tabKey)
 	h.st.OpenPairing(context.Background(), "station")
 	r, signer := h.pair(t, "tab-new", testSecret, "st-1")
 	if r.Status != protocol.PairPaired {
 		t.Fatal(r.Reason)
 	}
 	h.stop()
-	h2 := startHarness(t, dir, 0, stKey, tabKey)
+	p.signer = signer
+	return p
+}
+
+// sendAs signs a command of type typ with counter n as tablet "tab-new" and waits for
+// its final state; fill may complete it.
+func (h *harness) sendAs(signer *protocol.Signer, typ string, n uint64, fill func(*protocol.Command)) *protocol.CommandState {
+	c := &protocol.Command{V: 1, ID: protocol.NewID(), Type: typ, Centre: "c1", Station: "st-1", Tablet: "tab-new",
+		Counter: n, Issued: time.Now().UnixMilli(), Expires: time.Now().Add(time.Minute).UnixMilli()}
+	if fill != nil {
+		fill(c)
+	}
+	h.deliver(signer, c)
+	return h.waitState(c.ID)
+}
+
+func TestPairedTabletsSurviveRestartAndUnpair(t *testing.T) {
+	p := pairAndStop(t)
+	h2 := startHarness(t, p.dir, 0, p.stKey, p.tabKey)
 	send := func(typ string, n uint64, fill func(*protocol.Command)) *protocol.CommandState {
-		c := &protocol.Command{V: 1, ID: protocol.NewID(), Type: typ, Centre: "c1", Station: "st-1", Tablet: "tab-new",
-			Counter: n, Issued: time.Now().UnixMilli(), Expires: time.Now().Add(time.Minute).UnixMilli()}
-		if fill != nil {
-			fill(c)
-		}
-		h2.deliver(signer, c)
-		return h2.waitState(c.ID)
+		return h2.sendAs(p.signer, typ, n, fill)
 	}
 	if cs := send(protocol.CmdStatus, 1, nil); cs.State != protocol.CmdSuccessful {
 		t.Fatalf("after restart: %+v", cs)
@@ -144,17 +166,8 @@ func TestPairedTabletsSurviveRestartAndUnpair(t *testing.T) {
 // TestDamagedPairedTabletIsSkipped: one unreadable paired-tablet entry is skipped and
 // audited; the station starts and the other tablets keep working.
 func TestDamagedPairedTabletIsSkipped(t *testing.T) {
-	dir := t.TempDir()
-	stKey, _ := protocol.GenerateSigningKey(protocol.KindStation)
-	tabKey, _ := protocol.GenerateSigningKey(protocol.KindTablet)
-	h := startHarness(t, dir, 0, stKey, tabKey)
-	h.st.OpenPairing(context.Background(), "station")
-	r, signer := h.pair(t, "tab-new", testSecret, "st-1")
-	if r.Status != protocol.PairPaired {
-		t.Fatal(r.Reason)
-	}
-	h.stop()
-	st, err := store.Open(filepath.Join(dir, "captura.db"), nil)
+	p := pairAndStop(t)
+	st, err := store.Open(filepath.Join(p.dir, "captura.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,11 +176,8 @@ func TestDamagedPairedTabletIsSkipped(t *testing.T) {
 	}
 	st.Close()
 
-	h2 := startHarness(t, dir, 0, stKey, tabKey) // fails the test if the station refuses to start
-	c := &protocol.Command{V: 1, ID: protocol.NewID(), Type: protocol.CmdStatus, Centre: "c1", Station: "st-1", Tablet: "tab-new",
-		Counter: 1, Issued: time.Now().UnixMilli(), Expires: time.Now().Add(time.Minute).UnixMilli()}
-	h2.deliver(signer, c)
-	if cs := h2.waitState(c.ID); cs.State != protocol.CmdSuccessful {
+	h2 := startHarness(t, p.dir, 0, p.stKey, p.tabKey) // fails the test if the station refuses to start
+	if cs := h2.sendAs(p.signer, protocol.CmdStatus, 1, nil); cs.State != protocol.CmdSuccessful {
 		t.Fatalf("the good tablet after a restart beside a damaged entry: %+v", cs)
 	}
 	h2.waitOutboxEmpty()
